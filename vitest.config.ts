@@ -3,7 +3,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     // Two cores: forks keep the local servers (started once in global setup) out of the workers.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -1,0 +1,181 @@
+/**
+ * The embedded local stack: dynalite, the local EventBridge and the other AWS stand-ins run in
+ * this process; `serverless offline` runs the functions and the HTTP API in a child process
+ * group (so stopping kills every process it started). Handlers reach the stand-ins through the
+ * SDK's standard AWS_ENDPOINT_URL_<SERVICE> variables: the same code as in AWS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { startDynalite, type LocalDynamo } from './dynamodb';
+import { startLocalBus, type LocalBus } from './eventbridge/bus';
+import { busNames, loadServerlessConfig, ruleDefinitions, tableDefinitions } from './serverless-config';
+import type { Ports } from './ports';
+
+export const LOCAL_STAGE = 'local';
+export const LOCAL_ACCOUNT = '111122223333';
+
+export interface StackOptions {
+  root: string;
+  ports: Ports;
+  host?: string;
+  /** Keep DynamoDB data in this folder across restarts (in memory otherwise). */
+  persistDir?: string;
+  /** Where local state (CA, endpoints.json, logs) lives; default <root>/.trellis. */
+  stateDir?: string;
+  /** Echo the functions' log lines to this stream as well as to .trellis/logs/functions.log. */
+  echoFunctionLogs?: NodeJS.WritableStream;
+  log?: (line: string) => void;
+}
+
+export interface Endpoints {
+  api: string;
+  eventBridge: string;
+  dynamodb: string;
+  lambda: string;
+  region: string;
+  stage: string;
+  [extra: string]: unknown;
+}
+
+export interface Stack {
+  endpoints: Endpoints;
+  bus: LocalBus;
+  functionsLog: string;
+  stop(): Promise<void>;
+}
+
+const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+
+async function waitFor(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}; see .trellis/logs/functions.log`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status < 500) return;
+      lastError = `HTTP ${res.status}`;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms (${lastError})`);
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const host = options.host ?? '127.0.0.1';
+  const root = resolve(options.root);
+  const stateDir = options.stateDir ?? join(root, '.trellis');
+  const log = options.log ?? (() => {});
+  mkdirSync(join(stateDir, 'logs'), { recursive: true });
+  const config = loadServerlessConfig(join(root, 'serverless.yml'), LOCAL_STAGE);
+  const region = config.region;
+  const { ports } = options;
+  const stoppers: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stoppers.reverse()) await stop().catch(() => {});
+  };
+
+  try {
+    const dynamo: LocalDynamo = await startDynalite({ port: ports.dynamodb, host, path: options.persistDir, tables: tableDefinitions(config), region });
+    stoppers.push(() => dynamo.stop());
+    log(`dynalite ready at ${dynamo.endpoint}${options.persistDir ? ` (persisted in ${options.persistDir})` : ' (in memory)'}`);
+
+    const lambdaEndpoint = `http://${host}:${ports.lambda}`;
+    const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    stoppers.push(async () => lambda.destroy());
+    const bus = await startLocalBus({
+      port: ports.eventBridge,
+      host,
+      region,
+      accountId: LOCAL_ACCOUNT,
+      buses: busNames(config),
+      rules: ruleDefinitions(config),
+      invoke: async (functionName, event) => {
+        const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(event)) }));
+        if (out.FunctionError) {
+          const payload = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+          throw new Error(`${functionName} failed: ${out.FunctionError} ${payload.slice(0, 500)}`);
+        }
+      },
+      log: true,
+    });
+    stoppers.push(() => bus.stop());
+    log(`local EventBridge ready at ${bus.endpoint}`);
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...CREDENTIALS,
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+      SLS_TELEMETRY_DISABLED: '1',
+      SLS_NOTIFICATIONS_MODE: 'off',
+    };
+    const functionsLog = join(stateDir, 'logs', 'functions.log');
+    const logStream = createWriteStream(functionsLog, { flags: 'w' });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'node_modules', 'osls', 'bin', 'serverless.js'),
+        'offline',
+        'start',
+        '--stage',
+        LOCAL_STAGE,
+        '--host',
+        host,
+        '--httpPort',
+        String(ports.api),
+        '--lambdaPort',
+        String(ports.lambda),
+        '--websocketPort',
+        String(ports.websocket),
+      ],
+      { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on('data', (chunk: Buffer) => {
+        logStream.write(chunk);
+        options.echoFunctionLogs?.write(chunk);
+      });
+    }
+    stoppers.push(async () => {
+      killGroup(child, 'SIGTERM');
+      const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 2500);
+      await exited;
+      clearTimeout(timer);
+      await new Promise<void>((r) => logStream.end(() => r()));
+    });
+
+    const api = `http://${host}:${ports.api}/${LOCAL_STAGE}`;
+    await waitFor(`${api}/workloads?limit=1`, 60_000, child);
+    log('serverless offline ready');
+
+    const endpoints: Endpoints = {
+      api,
+      eventBridge: bus.endpoint,
+      dynamodb: dynamo.endpoint,
+      lambda: lambdaEndpoint,
+      region,
+      stage: LOCAL_STAGE,
+    };
+    writeFileSync(join(stateDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+    return { endpoints, bus, functionsLog, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

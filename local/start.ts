@@ -1,0 +1,60 @@
+/**
+ * `npm start`: boots the whole control plane on this machine and keeps serving until Ctrl-C.
+ *   --no-demo            do not play the reference scenario (accepted; the demo comes later)
+ *   --persist DIR        keep DynamoDB data in DIR across restarts (in memory by default)
+ *   --port-base N        move every port together (API on N, see local/ports.ts)
+ *   --quiet              do not echo the functions' log lines (they still go to .trellis/logs/)
+ * Environment: TRELLIS_PORT_BASE as --port-base.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_PORTS, portsFromBase } from './ports';
+import { startStack } from './stack';
+
+const { values } = parseArgs({
+  options: {
+    demo: { type: 'boolean', default: true },
+    'no-demo': { type: 'boolean', default: false },
+    persist: { type: 'string' },
+    'port-base': { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+  allowNegative: true,
+  strict: true,
+});
+
+const base = values['port-base'] ?? process.env.TRELLIS_PORT_BASE;
+if (base !== undefined && !/^\d+$/.test(base)) {
+  console.error(`--port-base must be a port number, got "${base}"`);
+  process.exit(2);
+}
+const ports = base === undefined ? DEFAULT_PORTS : portsFromBase(Number(base));
+const started = Date.now();
+
+const stack = await startStack({
+  root: process.cwd(),
+  ports,
+  persistDir: values.persist,
+  echoFunctionLogs: values.quiet ? undefined : process.stderr,
+  log: (line) => console.log(`[trellis] ${line}`),
+}).catch((error: unknown) => {
+  console.error(`[trellis] could not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
+
+let stopping = false;
+const stop = async (signal: string): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`[trellis] ${signal}: stopping`);
+  const force = setTimeout(() => process.exit(1), 4500);
+  await stack.stop();
+  clearTimeout(force);
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+
+console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in .trellis/endpoints.json):`);
+for (const [name, value] of Object.entries(stack.endpoints)) console.log(`  ${name.padEnd(14)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+const demo = values.demo && !values['no-demo'];
+console.log(demo ? '[trellis] (the reference-scenario demo is not built yet; serving)' : '[trellis] demo skipped (--no-demo); serving. Ctrl-C stops.');
