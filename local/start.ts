@@ -53,6 +53,13 @@ const stop = async (signal: string): Promise<void> => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGHUP', () => void stop('SIGHUP'));
+// If whoever started us (npm, a test) goes away without a signal reaching us, stop too:
+// an orphaned stack would keep its ports.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop('parent exited');
+}, 500).unref();
 
 console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in .trellis/endpoints.json):`);
 for (const [name, value] of Object.entries(stack.endpoints)) console.log(`  ${name.padEnd(14)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);

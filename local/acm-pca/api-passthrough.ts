@@ -21,7 +21,7 @@ import {
 } from '@peculiar/x509';
 import { derIa5String, derOid, derSequence } from './der';
 import { pcaError } from './pca-error';
-import { parseMembers } from './wire-validation';
+import { parseMembers, STRICT_BASE64 } from './wire-validation';
 
 export const OID_PATTERN = /^([0-2])\.([0-9]|([0-3][0-9]))((\.([0-9]+)){0,126})$/;
 const oid = z.string().max(64).regex(OID_PATTERN);
@@ -198,7 +198,6 @@ export function subjectAltNameExtension(names: readonly GeneralNameInput[], crit
   return new SubjectAlternativeNameExtension(names.map(generalName), critical);
 }
 
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function certificatePoliciesExtension(policies: NonNullable<ApiPassthroughExtensions['CertificatePolicies']>): Extension {
   const value = derSequence(

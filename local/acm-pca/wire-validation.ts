@@ -7,6 +7,9 @@
 import { z } from 'zod';
 import { PcaError, type PcaErrorName } from './pca-error';
 
+/** Canonical base64 (padding required, no whitespace): blobs on the wire and CustomExtensions values. */
+export const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 const constraint = (issue: z.core.$ZodRawIssue): string => {
   switch (issue.code) {
     case 'invalid_type':

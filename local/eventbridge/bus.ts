@@ -253,7 +253,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     return { FailedEntryCount: failed, Entries: results };
   };
 
-  const copyRecord = (r: DeliveryRecord): DeliveryRecord => ({ ...r });
+  const copyRecord = (r: DeliveryRecord): DeliveryRecord => ({ ...r, event: structuredClone(r.event) });
   const api = {
     events: (): EventBridgeEvent[] => archive.map((e) => structuredClone(e)),
     deliveries: (): DeliveryRecord[] => records.map(copyRecord),

@@ -289,6 +289,7 @@ function anythingBut(arg: unknown, path: string): (v: Leaf) => boolean {
     const op = keys[0];
     if (keys.length !== 1 || op === undefined) throw new EventPatternError('Only one key allowed in anything-but expression', path);
     const here = join(path, op);
+    if (!ANYTHING_BUT_MODIFIERS.has(op)) throw new EventPatternError(`Unsupported anything-but pattern: ${op}`, here);
     const raw = arg[op];
     const texts = typeof raw === 'string' ? [raw] : raw;
     if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === 'string')) {
@@ -314,6 +315,8 @@ function anythingBut(arg: unknown, path: string): (v: Leaf) => boolean {
   }
   throw new EventPatternError('Value of anything-but must be an array or single string/number value', path);
 }
+
+const ANYTHING_BUT_MODIFIERS = new Set(['prefix', 'suffix', 'equals-ignore-case', 'wildcard']);
 
 interface Bound {
   value: number;

@@ -3,7 +3,7 @@
  * plane reads to authenticate SigV4 callers (as STS-backed sessions are on AWS).
  */
 import '../../shared/svid/reflect-shim';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { SubjectAlternativeNameExtension, type X509Certificate } from '@peculiar/x509';
 
 export interface RolesAnywhereSession {
@@ -108,9 +108,9 @@ export function issueSession(input: IssueSessionInput): RolesAnywhereSession {
   return {
     accessKeyId: newAccessKeyId(),
     secretAccessKey: randomBytes(30).toString('base64'),
-    // Opaque, like STS tokens; `randomUUID` keeps it unique even if two sessions start together.
-    sessionToken: `${randomUUID()}/${randomBytes(120).toString('base64')}`,
-    expiration: new Date(input.now.getTime() + input.durationSeconds * 1000),
+    sessionToken: randomBytes(144).toString('base64'), // opaque, like STS tokens
+    // Whole seconds, so the stored expiry equals the one written in the response.
+    expiration: new Date(Math.floor(input.now.getTime() / 1000) * 1000 + input.durationSeconds * 1000),
     principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${roleName}/${sessionName}`,
     roleArn: input.roleArn,
     sessionName,

@@ -10,11 +10,10 @@ import { createHash } from 'node:crypto';
 import type { webcrypto } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AsnEcSignatureFormatter, X509Certificate } from '@peculiar/x509';
+import { MAX_CLOCK_SKEW_MS, parseAmzDate } from './amz-date';
 
 export const X509_ALGORITHMS = ['AWS4-X509-ECDSA-SHA256', 'AWS4-X509-RSA-SHA256'] as const;
 export type X509Algorithm = (typeof X509_ALGORITHMS)[number];
-/** How far X-Amz-Date may be from the server clock (SigV4's 5 minutes). */
-export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 const SERVICE = 'rolesanywhere';
 
 export interface SignedRequestParts {
@@ -76,14 +75,6 @@ export function parseX509Authorization(header: string): ParsedAuthorization | un
     signedHeaders: signedHeaders.split(';'),
     signature: signature.toLowerCase(),
   };
-}
-
-/** `YYYYMMDDTHHMMSSZ` → Date, or undefined. */
-export function parseAmzDate(value: string): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  if (m === null) return undefined;
-  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /** Query parameters decoded as Go's url.ParseQuery does ('+' is a space), re-encoded RFC 3986 and sorted. */

@@ -54,6 +54,11 @@ export interface CreateSessionInput {
   fetchImpl?: FetchLike;
   /** Signing time; defaults to now. For tests and clock-skew correction. */
   signingDate?: Date;
+  /**
+   * Send the three ARNs in the JSON body (the form the AWS docs show) instead of the query
+   * string (the form the official credential helper sends, and the default).
+   */
+  arnsInBody?: boolean;
 }
 
 export interface SessionCredentials {
@@ -142,13 +147,17 @@ export async function signCreateSessionRequest(input: Omit<CreateSessionInput, '
   const serialDecimal = BigInt(`0x${certificate.serialNumber}`).toString(10);
   const algorithm = signingAlgorithmFor(input.privateKey);
 
-  const query: Record<string, string> = { profileArn: input.profileArn, roleArn: input.roleArn, trustAnchorArn: input.trustAnchorArn };
+  const arns = { profileArn: input.profileArn, roleArn: input.roleArn, trustAnchorArn: input.trustAnchorArn };
+  const query: Record<string, string> = input.arnsInBody === true ? {} : arns;
   const queryString = Object.keys(query)
     .sort()
     .map((k) => `${rfc3986(k)}=${rfc3986(query[k] ?? '')}`)
     .join('&');
-  const url = new URL(`/sessions?${queryString}`, input.endpoint);
-  const body = JSON.stringify(input.durationSeconds === undefined ? {} : { durationSeconds: input.durationSeconds });
+  const url = new URL(queryString === '' ? '/sessions' : `/sessions?${queryString}`, input.endpoint);
+  const body = JSON.stringify({
+    ...(input.durationSeconds === undefined ? {} : { durationSeconds: input.durationSeconds }),
+    ...(input.arnsInBody === true ? arns : {}),
+  });
 
   const headers: Record<string, string> = {
     'content-type': 'application/json',

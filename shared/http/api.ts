@@ -75,7 +75,7 @@ export function jsonResponse(response: ApiResponse): APIGatewayProxyResult {
 export function errorResponse(error: unknown, requestId: string): APIGatewayProxyResult {
   if (error instanceof TrellisError) {
     if (error.status >= 500) logger.error('request failed', { code: error.code, error });
-    else logger.info('request refused', { code: error.code, status: error.status, message: error.message });
+    else logger.info('request refused', { code: error.code, status: error.status, reason: error.message });
     const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
     if (error.details) body.details = error.details;
     return jsonResponse({ status: error.status, body: { error: body } });

@@ -2,7 +2,8 @@
  * Who is calling. In AWS, API Gateway's AWS_IAM authorization puts the verified caller ARN in
  * requestContext.identity.userArn. serverless-offline ignores AWS_IAM, so locally a request
  * arrives without identity: it then acts as LOCAL_UNSIGNED_CALLER_ARN, which only the local
- * stack sets. This is the one place that decision is made.
+ * stack sets (serverless-offline fills userArn with a non-ARN placeholder, treated as no identity).
+ * This is the one place that decision is made.
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { setting } from '../config';
@@ -35,7 +36,10 @@ export function callerIsOneOf(caller: Caller, arns: readonly string[]): boolean 
 }
 
 export function resolveCaller(event: Pick<APIGatewayProxyEvent, 'requestContext'>): Caller {
-  const arn = event.requestContext?.identity?.userArn || setting('LOCAL_UNSIGNED_CALLER_ARN');
+  // API Gateway's AWS_IAM authorization always supplies an ARN; anything else (serverless-offline
+  // puts a placeholder string there) is no verified identity.
+  const verified = event.requestContext?.identity?.userArn;
+  const arn = verified?.startsWith('arn:') ? verified : setting('LOCAL_UNSIGNED_CALLER_ARN');
   if (!arn) throw new TrellisError('Unauthenticated', 403, 'The request carries no IAM caller identity; sign it with SigV4 (service "execute-api")');
   return callerFromArn(arn, setting('ADMIN_PRINCIPAL_ARNS'));
 }

@@ -231,7 +231,8 @@ const byObject = new WeakMap<object, PreparedPolicy>();
 
 /**
  * Evaluates a policy (JSON text or parsed document) against a request, caching the compiled form:
- * by text (the last {@link CACHE_LIMIT} distinct policies) or by object identity.
+ * by text (the last {@link CACHE_LIMIT} distinct policies) or by object identity (so do not mutate
+ * a document object after evaluating it; pass the JSON text, as the data plane stores it, when in doubt).
  * Throws PolicyDocumentError for a policy it cannot interpret; callers on the data plane deny then.
  */
 export function evaluatePolicy(document: unknown, request: EvaluationRequest): EvaluationResult {

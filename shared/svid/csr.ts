@@ -9,8 +9,10 @@
  * ask for names the registration entry already grants.
  */
 import './reflect-shim';
-import { Pkcs10CertificateRequest, SubjectAlternativeNameExtension } from '@peculiar/x509';
+import { Pkcs10CertificateRequest } from '@peculiar/x509';
+import type { webcrypto } from 'node:crypto';
 import { decodePem } from './pem';
+import { readSanNames, type SanEntry } from './san';
 
 /** The ACM PCA `IssueCertificate` `Csr` blob limit, in bytes of the PEM text. */
 export const CSR_MAX_BYTES = 32_768;
@@ -18,7 +20,6 @@ export const CSR_MAX_BYTES = 32_768;
 export const RSA_MAX_BITS = 4096;
 export const RSA_MIN_BITS = 2048;
 
-const SAN_OID = '2.5.29.17';
 const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
 const CSR_LABEL = 'CERTIFICATE REQUEST';
 
@@ -105,12 +106,7 @@ export async function checkCsr(csrPem: string, entry: CsrEntry): Promise<CsrChec
   return { ok: true, publicKey: key.publicKey, subject: csr.subject };
 }
 
-interface SanName {
-  type: string;
-  value: string;
-}
-
-type Parsed = { ok: true; csr: Pkcs10CertificateRequest; sanNames: SanName[] } | { ok: false; result: CsrCheckResult };
+type Parsed = { ok: true; csr: Pkcs10CertificateRequest; sanNames: SanEntry[] } | { ok: false; result: CsrCheckResult };
 
 function parseCsr(der: Uint8Array): Parsed {
   let csr: Pkcs10CertificateRequest;
@@ -128,29 +124,16 @@ function parseCsr(der: Uint8Array): Parsed {
     if (csr.getAttributes(EXTENSION_REQUEST_OID).length > 1) {
       return { ok: false, result: reject('malformed', 'the CSR carries more than one extensionRequest attribute; put all requested extensions in a single one') };
     }
-    const sanNames: SanName[] = [];
-    for (const ext of csr.extensions) {
-      if (ext.type !== SAN_OID) continue;
-      if (!(ext instanceof SubjectAlternativeNameExtension)) {
-        return { ok: false, result: reject('malformed', 'the subjectAltName extension of the CSR cannot be decoded') };
-      }
-      for (const name of ext.names.items) sanNames.push({ type: name.type, value: name.value });
-    }
-    return { ok: true, csr, sanNames };
-  } catch (error) {
-    // @peculiar/x509 cannot represent otherName (other than UPN/GUID), X.400 and EDI party names
-    // and says so with this message prefix: those are SAN types Trellis refuses anyway.
-    if (error instanceof Error && error.message.startsWith('Cannot initialize GeneralName from ASN.1 data')) {
-      return { ok: false, result: reject('foreign-san', 'the CSR asks for a SAN of a type Trellis does not issue (otherName, X.400 address or EDI party name): remove it; the only SANs allowed are the workload\'s SPIFFE ID (URI) and its registered DNS names') };
-    }
-    return { ok: false, result: reject('malformed', 'the extensions of the CSR cannot be decoded') };
+    return { ok: true, csr, sanNames: readSanNames(csr.extensions) };
+  } catch {
+    return { ok: false, result: reject('malformed', 'the extensions requested by the CSR cannot be decoded') };
   }
 }
 
 type KeyResult = { ok: true; publicKey: CsrPublicKey } | { ok: false; result: CsrCheckResult };
 
 function classifyKey(csr: Pkcs10CertificateRequest): KeyResult {
-  let algorithm: Algorithm & { namedCurve?: unknown; modulusLength?: unknown };
+  let algorithm: webcrypto.Algorithm & { namedCurve?: unknown; modulusLength?: unknown };
   try {
     algorithm = csr.publicKey.algorithm;
   } catch {
@@ -178,18 +161,19 @@ function classifyKey(csr: Pkcs10CertificateRequest): KeyResult {
   };
 }
 
-const SAN_TYPE_NAMES: Record<string, string> = {
+const SAN_TYPE_NAMES: Record<Exclude<SanEntry['type'], 'uri' | 'dns'>, string> = {
   email: 'email (rfc822Name)',
   ip: 'IP address',
-  dn: 'directoryName',
-  guid: 'otherName (GUID)',
-  upn: 'otherName (UPN)',
-  id: 'registeredID',
+  directoryName: 'directoryName',
+  otherName: 'otherName',
+  registeredId: 'registeredID',
+  x400Address: 'X.400 address',
+  ediPartyName: 'EDI party name',
 };
 
-function checkSanNames(names: SanName[], entry: CsrEntry): CsrCheckResult | undefined {
+function checkSanNames(names: SanEntry[], entry: CsrEntry): CsrCheckResult | undefined {
   const allowedDns = new Set(entry.dnsNames.map(normaliseDns));
-  const uris = names.filter((n) => n.type === 'url');
+  const uris = names.filter((n) => n.type === 'uri');
   for (const uri of uris) {
     if (uri.value !== entry.spiffeId) {
       return reject('foreign-uri', `the CSR asks for the URI SAN "${uri.value}"; the only URI SAN allowed is the workload's SPIFFE ID ${entry.spiffeId}: remove the other one`);
@@ -199,7 +183,7 @@ function checkSanNames(names: SanName[], entry: CsrEntry): CsrCheckResult | unde
     return reject('foreign-uri', `the CSR asks for ${uris.length} URI SANs; an X509-SVID has exactly one: keep only ${entry.spiffeId}, once`);
   }
   for (const name of names) {
-    if (name.type === 'url') continue;
+    if (name.type === 'uri') continue;
     if (name.type === 'dns') {
       if (!allowedDns.has(normaliseDns(name.value))) {
         const allowed = entry.dnsNames.length === 0 ? 'the workload has no DNS names registered' : `registered: ${entry.dnsNames.join(', ')}`;
@@ -207,8 +191,8 @@ function checkSanNames(names: SanName[], entry: CsrEntry): CsrCheckResult | unde
       }
       continue;
     }
-    const kind = SAN_TYPE_NAMES[name.type] ?? name.type;
-    return reject('foreign-san', `the CSR asks for a ${kind} SAN ("${name.value}"); Trellis issues only the SPIFFE ID (URI) and registered DNS names: remove it`);
+    const shown = name.value === '' ? '' : ` ("${name.value}")`;
+    return reject('foreign-san', `the CSR asks for a SAN of type ${SAN_TYPE_NAMES[name.type]}${shown}; Trellis issues only the SPIFFE ID (URI) and registered DNS names: remove it`);
   }
   return undefined;
 }

@@ -4,7 +4,8 @@
  * Lattice hands a Lambda target from them (AWS-REFERENCE.md 3.1).
  */
 import './reflect-shim';
-import { Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { type Name, X509Certificate } from '@peculiar/x509';
+import { readSanNames, type SanEntry } from './san';
 import { parseCertificateChain } from './x509-svid';
 
 export type PrincipalTags = Record<string, string>;
@@ -65,28 +66,25 @@ function rdnTags(name: Name, prefix: string): [string, string][] {
  * the first value is not replaced by a later one. At most 50 tags are kept, in the order
  * subject, issuer, SAN (UNCONFIRMED: what Roles Anywhere does past 50 is not documented; with
  * the recognised RDNs above at most 41 tags can arise, so the cap is only a guard).
- * A SAN extension @peculiar/x509 cannot decode (otherName, X.400, EDI party names) yields no
- * SAN tags: the caller then fails closed on any policy that needs them.
+ * A certificate whose extensions cannot be decoded yields no SAN tags (policies needing them
+ * then deny).
  */
 export function principalTagsFromCertificate(input: string | X509Certificate): PrincipalTags {
   const cert = toCertificate(input);
   const candidates: [string, string][] = [...rdnTags(cert.subjectName, 'x509Subject'), ...rdnTags(cert.issuerName, 'x509Issuer')];
 
-  let sanNames: { type: string; value: string }[] = [];
+  let sanNames: SanEntry[];
   try {
-    sanNames = cert.getExtensions(SubjectAlternativeNameExtension).flatMap((ext) => ext.names.items.map((n) => ({ type: n.type, value: n.value })));
+    sanNames = readSanNames(cert.extensions);
   } catch {
     sanNames = [];
   }
   const firstDns = sanNames.find((n) => n.type === 'dns');
-  const firstUri = sanNames.find((n) => n.type === 'url');
-  const firstDn = sanNames.find((n) => n.type === 'dn');
+  const firstUri = sanNames.find((n) => n.type === 'uri');
+  const firstDn = sanNames.find((n) => n.type === 'directoryName');
   if (firstDns !== undefined) candidates.push(['x509SAN/DNS', firstDns.value]);
   if (firstUri !== undefined) candidates.push(['x509SAN/URI', firstUri.value]);
-  if (firstDn !== undefined) {
-    // @peculiar/x509 exposes a directoryName SAN as its RFC 4514 string; Name parses it back.
-    candidates.push(...rdnTags(new Name(firstDn.value), 'x509SAN/Name'));
-  }
+  if (firstDn !== undefined) candidates.push(...rdnTags(firstDn.name, 'x509SAN/Name'));
 
   const tags: PrincipalTags = {};
   let count = 0;

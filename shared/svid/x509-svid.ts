@@ -10,11 +10,11 @@ import {
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
-  SubjectAlternativeNameExtension,
   X509Certificate,
 } from '@peculiar/x509';
 import { TrellisError } from '../errors';
 import { decodePem } from './pem';
+import { readSanExtension, SAN_OID } from './san';
 
 const CERTIFICATE_LABEL = 'CERTIFICATE';
 const BASIC_CONSTRAINTS_OID = '2.5.29.19';
@@ -128,12 +128,17 @@ export async function checkX509Svid(certPem: string, expected: SvidExpectation):
 }
 
 function checkSan(cert: X509Certificate, spiffeId: string): SvidViolation[] {
-  const extensions = cert.getExtensions(SubjectAlternativeNameExtension);
+  const extensions = cert.getExtensions(SAN_OID);
   if (extensions.length > 1) {
     return [{ rule: 'uri-san-count', message: 'the certificate has more than one subjectAltName extension' }];
   }
   const san = extensions[0];
-  const uris = san === undefined ? [] : san.names.items.filter((n) => n.type === 'url').map((n) => n.value);
+  let uris: string[];
+  try {
+    uris = san === undefined ? [] : readSanExtension(san).filter((n) => n.type === 'uri').map((n) => n.value);
+  } catch {
+    return [{ rule: 'extensions-unreadable', message: 'the subjectAltName extension cannot be decoded' }];
+  }
   const violations: SvidViolation[] = [];
   const [uri] = uris;
   if (uris.length !== 1 || uri === undefined) {

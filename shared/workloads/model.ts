@@ -77,15 +77,16 @@ export function workloadIdFor(spiffeId: string): string {
 
 export const WORKLOAD_ID_PATTERN = /^wl-[0-9a-f]{32}$/;
 
-export function toPublic(item: Record<string, unknown>): Workload {
+/** The public fields of an entry (stored items carry outbox and SVID state besides). */
+export function toPublic(item: Workload): Workload {
   return {
-    id: String(item.id),
-    spiffeId: String(item.spiffeId),
-    selectors: { awsPrincipalArns: [...((item.selectors as { awsPrincipalArns?: string[] } | undefined)?.awsPrincipalArns ?? [])] },
-    x509SvidTtlSeconds: Number(item.x509SvidTtlSeconds),
-    dnsNames: [...((item.dnsNames as string[] | undefined) ?? [])],
-    revision: Number(item.revision),
-    createdAt: String(item.createdAt),
-    updatedAt: String(item.updatedAt),
+    id: item.id,
+    spiffeId: item.spiffeId,
+    selectors: { awsPrincipalArns: [...item.selectors.awsPrincipalArns] },
+    x509SvidTtlSeconds: item.x509SvidTtlSeconds,
+    dnsNames: [...item.dnsNames],
+    revision: item.revision,
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
   };
 }

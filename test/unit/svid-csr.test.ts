@@ -1,8 +1,9 @@
 import '../../shared/svid/reflect-shim';
 import { describe, expect, it } from 'vitest';
-import { Extension, SubjectAlternativeNameExtension } from '@peculiar/x509';
+import { Extension, ExtensionsAttribute, SubjectAlternativeNameExtension } from '@peculiar/x509';
 import { CSR_MAX_BYTES, checkCsr, type CsrCheckResult } from '../../shared/svid/csr';
-import { createCsrPem, derToPem, pemToDer } from './svid-test-ca';
+import { encodePem } from '../../shared/svid/pem';
+import { createCsrPem, pemToDer } from './svid-test-ca';
 
 const ID = 'spiffe://example.org/service/orders';
 const entry = { spiffeId: ID, dnsNames: ['orders.internal.example.org', 'orders.example.org'] };
@@ -95,8 +96,14 @@ describe('checkCsr refuses', () => {
     const at = value.indexOf(oid);
     expect(at).toBeGreaterThan(0);
     value[at + oid.length - 1] = 0x09;
-    const pem = await createCsrPem({ extensions: [new Extension('2.5.29.17', false, value)] });
-    expectRejected(await checkCsr(pem, entry), 'foreign-san');
+    const pem = await createCsrPem({ sans: undefined, extensions: [new Extension('2.5.29.17', false, value)] });
+    expect(expectRejected(await checkCsr(pem, entry), 'foreign-san')).toContain('otherName ("1.3.6.1.4.1.311.20.2.9")');
+  });
+
+  it('a second extensionRequest attribute that could hide a SAN (malformed)', async () => {
+    const hidden = new ExtensionsAttribute([new SubjectAlternativeNameExtension([uri('spiffe://example.org/service/billing')])]);
+    const pem = await createCsrPem({ sans: [uri(ID)], attributes: [hidden] });
+    expect(expectRejected(await checkCsr(pem, entry), 'malformed')).toContain('more than one extensionRequest');
   });
 
   it('a P-521 key (unsupported-key)', async () => {
@@ -115,14 +122,14 @@ describe('checkCsr refuses', () => {
     const der = pemToDer(await createCsrPem({ sans: [uri(ID)] }));
     // The signature BIT STRING ends the DER; flipping its last byte keeps the ASN.1 valid.
     der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;
-    expectRejected(await checkCsr(derToPem(der, 'CERTIFICATE REQUEST'), entry), 'bad-signature');
+    expectRejected(await checkCsr(encodePem(der, 'CERTIFICATE REQUEST'), entry), 'bad-signature');
   });
 
   it('a CSR whose signed content was altered (bad-signature)', async () => {
     const der = pemToDer(await createCsrPem({ subject: 'CN=orders' }));
     const at = der.indexOf(Buffer.from('orders'));
     der.write('billin', at, 'latin1');
-    expectRejected(await checkCsr(derToPem(der, 'CERTIFICATE REQUEST'), entry), 'bad-signature');
+    expectRejected(await checkCsr(encodePem(der, 'CERTIFICATE REQUEST'), entry), 'bad-signature');
   });
 
   it('garbage, non-PEM text and invalid base64 (not-pem)', async () => {
@@ -141,13 +148,13 @@ describe('checkCsr refuses', () => {
 
   it('a PEM block of another type (not-pem)', async () => {
     const der = pemToDer(await createCsrPem());
-    expect(expectRejected(await checkCsr(derToPem(der, 'CERTIFICATE'), entry), 'not-pem')).toContain('CERTIFICATE REQUEST');
+    expect(expectRejected(await checkCsr(encodePem(der, 'CERTIFICATE'), entry), 'not-pem')).toContain('CERTIFICATE REQUEST');
   });
 
   it('valid base64 that is not a PKCS #10 request (malformed)', async () => {
-    expectRejected(await checkCsr(derToPem(Buffer.from('hello world, not DER'), 'CERTIFICATE REQUEST'), entry), 'malformed');
+    expectRejected(await checkCsr(encodePem(Buffer.from('hello world, not DER'), 'CERTIFICATE REQUEST'), entry), 'malformed');
     const der = pemToDer(await createCsrPem());
-    expectRejected(await checkCsr(derToPem(der.subarray(0, der.length - 20), 'CERTIFICATE REQUEST'), entry), 'malformed');
+    expectRejected(await checkCsr(encodePem(der.subarray(0, der.length - 20), 'CERTIFICATE REQUEST'), entry), 'malformed');
   });
 
   it('a SPIFFE ID hidden in the subject (subject-spiffe)', async () => {

@@ -4,6 +4,7 @@
  */
 import '../../shared/svid/reflect-shim';
 import {
+  type Attribute,
   BasicConstraintsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
@@ -17,6 +18,13 @@ import {
   X509Certificate,
   X509CertificateGenerator,
 } from '@peculiar/x509';
+import type { webcrypto } from 'node:crypto';
+
+type Algorithm = webcrypto.Algorithm;
+type EcKeyGenParams = webcrypto.EcKeyGenParams;
+type RsaHashedKeyGenParams = webcrypto.RsaHashedKeyGenParams;
+type EcdsaParams = webcrypto.EcdsaParams;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 export type KeyKind = 'P-256' | 'P-384' | 'P-521' | 'RSA-1024' | 'RSA-2048' | 'Ed25519';
 
@@ -126,6 +134,7 @@ export interface CsrOptions {
   subject?: string;
   sans?: JsonGeneralName[];
   extensions?: Extension[];
+  attributes?: Attribute[];
 }
 
 export async function createCsrPem(opts: CsrOptions = {}): Promise<string> {
@@ -137,6 +146,7 @@ export async function createCsrPem(opts: CsrOptions = {}): Promise<string> {
     keys: await keyPair(kind, 2),
     signingAlgorithm: signingAlgorithm(kind),
     extensions,
+    attributes: opts.attributes,
   });
   return csr.toString('pem');
 }
@@ -144,9 +154,4 @@ export async function createCsrPem(opts: CsrOptions = {}): Promise<string> {
 /** DER bytes of the (single) PEM block. */
 export function pemToDer(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
-}
-
-export function derToPem(der: Uint8Array, label: string): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }

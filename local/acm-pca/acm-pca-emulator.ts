@@ -1,0 +1,167 @@
+/**
+ * Local stand-in for AWS Private CA (ACM PCA) speaking its wire protocol, awsJson1_1
+ * (AWS-REFERENCE.md 1.1, 1.7): `POST /` with `X-Amz-Target: ACMPrivateCA.<Operation>`, JSON in and
+ * out, errors as HTTP 400 with `{"__type","message"}` plus `x-amzn-ErrorType`. Point
+ * `@aws-sdk/client-acm-pca` at `endpoint` and it works unchanged. SigV4 signatures are not checked.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { OPERATIONS, AcmPcaService, type AcmPcaOperation, type IdempotencyMismatchPolicy } from './acm-pca-service';
+import { CertificateStore, type StoredCertificate } from './certificate-store';
+import { IssueTraffic, type AcmPcaFaults, type AcmPcaStats } from './issue-traffic';
+import { LocalCa } from './local-ca';
+import { PcaError } from './pca-error';
+
+export type { AcmPcaFaults, AcmPcaStats } from './issue-traffic';
+
+export interface AcmPcaEmulatorOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Where the CA key, certificate, ARN and certificate log live; reused across restarts. */
+  dataDir: string;
+  /** Default us-east-1 (only used when the CA is first created). */
+  region?: string;
+  /** Default 111122223333 (only used when the CA is first created). */
+  accountId?: string;
+  /** GetCertificate calls per certificate that answer RequestInProgressException first; default 1. */
+  inProgressPolls?: number;
+  faults?: AcmPcaFaults;
+  /** JSON lines on stderr, one per request. Default off. */
+  log?: boolean;
+  /** Same IdempotencyToken with different parameters: see IdempotencyMismatchPolicy. Default 'return-original'. */
+  idempotencyMismatch?: IdempotencyMismatchPolicy;
+  /** Clock for issuance times and the idempotency window (tests). */
+  now?: () => Date;
+}
+
+export interface AcmPcaEmulator {
+  /** e.g. http://127.0.0.1:41234: the `endpoint` for ACMPCAClient. */
+  endpoint: string;
+  caArn: string;
+  caCertificatePem: string;
+  /** The signing CA behind the emulator. */
+  ca: LocalCa;
+  /** Replaces the fault configuration (`setFaults({})` clears it). */
+  setFaults(faults: AcmPcaFaults): void;
+  stats(): AcmPcaStats;
+  resetStats(): void;
+  isRevoked(serialHex: string): boolean;
+  revokedCertificates(): StoredCertificate[];
+  stop(): Promise<void>;
+}
+
+const TARGET_PREFIX = 'ACMPrivateCA.';
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+const MAX_BODY_BYTES = 1024 * 1024;
+export const CERTIFICATE_LOG_FILE = 'certificates.jsonl';
+
+const isOperation = (name: string): name is AcmPcaOperation => (OPERATIONS as readonly string[]).includes(name);
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => (size > MAX_BODY_BYTES ? reject(new PcaError('SerializationException', 'Request body is too large.')) : resolve(Buffer.concat(chunks))));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, requestId: string, errorType?: string): void {
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = {
+    'Content-Type': CONTENT_TYPE,
+    'Content-Length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+  };
+  if (errorType !== undefined) headers['x-amzn-ErrorType'] = errorType;
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
+export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPcaEmulator> {
+  const now = options.now ?? (() => new Date());
+  const ca = await LocalCa.load(options.dataDir, { region: options.region, accountId: options.accountId, now });
+  const store = await CertificateStore.open(join(options.dataDir, CERTIFICATE_LOG_FILE));
+  const traffic = new IssueTraffic(options.faults ?? {});
+  const service = new AcmPcaService({
+    ca,
+    store,
+    traffic,
+    inProgressPolls: options.inProgressPolls ?? 1,
+    idempotencyMismatch: options.idempotencyMismatch ?? 'return-original',
+    now,
+  });
+
+  const log = (entry: Record<string, unknown>): void => {
+    if (options.log === true) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), service: 'acm-pca-emulator', ...entry })}\n`);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = randomUUID();
+    const started = performance.now();
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
+    try {
+      const body = await readBody(req);
+      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/' || !target.startsWith(TARGET_PREFIX) || !isOperation(operation)) {
+        throw new PcaError('UnknownOperationException', `Operation ${target || '(no X-Amz-Target)'} is not supported by the local ACM PCA emulator.`);
+      }
+      let input: unknown = {};
+      if (body.length > 0) {
+        try {
+          input = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new PcaError('SerializationException', 'Request body is not valid JSON.');
+        }
+      }
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new PcaError('SerializationException', 'Request body must be a JSON object.');
+      const output = await service.handle(operation, input);
+      send(res, 200, output, requestId);
+      log({ level: 'INFO', operation, status: 200, requestId, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      const error = err instanceof PcaError ? err : new PcaError('InternalFailure', `Internal error in the local ACM PCA emulator: ${String(err)}`, 500);
+      send(res, error.status, { __type: error.errorName, message: error.message }, requestId, error.errorName);
+      log({ level: error.status >= 500 ? 'ERROR' : 'INFO', operation, status: error.status, errorType: error.errorName, message: error.message, requestId, ms: Math.round(performance.now() - started) });
+    }
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log({ level: 'INFO', message: 'listening', endpoint, caArn: ca.caArn });
+
+  return {
+    endpoint,
+    caArn: ca.caArn,
+    caCertificatePem: ca.certificatePem,
+    ca,
+    setFaults: (faults) => traffic.setFaults(faults),
+    stats: () => traffic.stats(),
+    resetStats: () => traffic.resetStats(),
+    isRevoked: (serialHex) => store.isRevoked(serialHex),
+    revokedCertificates: () => store.revoked(),
+    stop: async () => {
+      await new Promise<void>((resolve, reject) => {
+        server.close((err) => (err === undefined ? resolve() : reject(err)));
+        server.closeAllConnections();
+      });
+      await store.flush();
+    },
+  };
+}

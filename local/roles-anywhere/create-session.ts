@@ -1,0 +1,110 @@
+/**
+ * CreateSession, the use case: authenticate the X.509-signed request, check the certificate
+ * against the trust anchor, check the ARNs and duration, issue a session and store it.
+ * Errors are answered as Roles Anywhere does (restJson1: status, x-amzn-ErrorType, `{message}`).
+ */
+import type { X509Certificate } from '@peculiar/x509';
+import { checkCertificate } from './certificate-checks';
+import { createSessionResponseBody, issueSession, subjectArnFor, type InMemoryCredentialStore } from './credentials';
+import { derivePrincipalTags, sourceIdentityOf } from './principal-tags';
+import { verifyX509Request, type SignedRequestParts } from './x509-request-verify';
+
+export const MIN_DURATION_SECONDS = 900;
+export const MAX_DURATION_SECONDS = 43_200;
+
+export interface CreateSessionConfig {
+  region: string;
+  accountId: string;
+  partition: string;
+  roleArn: string;
+  profileArn: string;
+  trustAnchorArn: string;
+  trustAnchors: () => string[];
+  sessionDurationDefault: number;
+  now: () => Date;
+  store: InMemoryCredentialStore;
+  warn: (message: string, fields: Record<string, unknown>) => void;
+  isRevoked?: (cert: X509Certificate) => boolean;
+}
+
+export interface AwsAnswer {
+  status: number;
+  /** Set on errors: the x-amzn-ErrorType header value. */
+  errorType?: string;
+  body: Record<string, unknown>;
+}
+
+const error = (status: number, errorType: string, message: string): AwsAnswer => ({ status, errorType, body: { message } });
+const accessDenied = (message: string): AwsAnswer => error(403, 'AccessDeniedException', message);
+const validation = (message: string): AwsAnswer => error(400, 'ValidationException', message);
+
+const ARN_FIELDS = ['trustAnchorArn', 'profileArn', 'roleArn'] as const;
+
+/** ARNs from the query string (as the official helper sends them) or, failing that, the JSON body. */
+function requestedArns(rawQuery: string, body: Record<string, unknown>): Record<(typeof ARN_FIELDS)[number], string | undefined> {
+  const query = new URLSearchParams(rawQuery);
+  const pick = (name: (typeof ARN_FIELDS)[number]): string | undefined => {
+    const fromQuery = query.get(name);
+    if (fromQuery !== null) return fromQuery;
+    const fromBody = body[name];
+    return typeof fromBody === 'string' ? fromBody : undefined;
+  };
+  return { trustAnchorArn: pick('trustAnchorArn'), profileArn: pick('profileArn'), roleArn: pick('roleArn') };
+}
+
+function parseBody(raw: Uint8Array): Record<string, unknown> | undefined {
+  const text = Buffer.from(raw).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function createSession(parts: SignedRequestParts, config: CreateSessionConfig): Promise<AwsAnswer> {
+  const now = config.now();
+  const auth = await verifyX509Request(parts, { region: config.region, now });
+  if (!auth.ok) return accessDenied(auth.message);
+
+  const trust = await checkCertificate({
+    leaf: auth.leaf,
+    intermediates: auth.intermediates,
+    anchors: config.trustAnchors(),
+    now,
+    ...(config.isRevoked === undefined ? {} : { isRevoked: config.isRevoked }),
+  });
+  if (!trust.ok) return accessDenied(`Untrusted certificate: ${trust.message}`);
+  for (const warning of trust.warnings) config.warn(warning, { serial: auth.leaf.serialNumber, issuer: auth.leaf.issuer });
+
+  const body = parseBody(parts.body);
+  if (body === undefined) return validation('the request body must be a JSON object');
+  const arns = requestedArns(parts.rawQuery, body);
+  for (const field of ARN_FIELDS) {
+    if (arns[field] === undefined) return validation(`${field} is required`);
+  }
+  if (arns.trustAnchorArn !== config.trustAnchorArn) return accessDenied(`unknown or disabled trust anchor ${arns.trustAnchorArn}`);
+  if (arns.profileArn !== config.profileArn) return accessDenied(`unknown or disabled profile ${arns.profileArn}`);
+  if (arns.roleArn !== config.roleArn) return accessDenied(`role ${arns.roleArn} is not one of the profile's roles`);
+  // The deployed profile does not set acceptRoleSessionName, so a custom session name is refused
+  // (the exact AWS error for this case is UNCONFIRMED).
+  if (body.roleSessionName !== undefined) return accessDenied('the profile does not accept a roleSessionName');
+
+  const duration = body.durationSeconds ?? config.sessionDurationDefault;
+  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < MIN_DURATION_SECONDS || duration > MAX_DURATION_SECONDS) {
+    return validation(`durationSeconds must be an integer from ${MIN_DURATION_SECONDS} to ${MAX_DURATION_SECONDS}`);
+  }
+
+  const session = issueSession({
+    roleArn: config.roleArn,
+    trustAnchorArn: config.trustAnchorArn,
+    leaf: auth.leaf,
+    tags: derivePrincipalTags(auth.leaf),
+    sourceIdentity: sourceIdentityOf(auth.leaf),
+    durationSeconds: duration,
+    now,
+  });
+  config.store.put(session);
+  return { status: 201, body: createSessionResponseBody(session, subjectArnFor(config.region, config.accountId, auth.leaf, config.partition)) };
+}
