@@ -11,10 +11,10 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
 import { busNames, loadServerlessConfig, ruleDefinitions, tableDefinitions } from './serverless-config';
+import { startStandIns, type StandIns } from './stand-ins';
 import type { Ports } from './ports';
 
 export const LOCAL_STAGE = 'local';
-export const LOCAL_ACCOUNT = '111122223333';
 
 export interface StackOptions {
   root: string;
@@ -42,6 +42,7 @@ export interface Endpoints {
 export interface Stack {
   endpoints: Endpoints;
   bus: LocalBus;
+  standIns: StandIns;
   functionsLog: string;
   stop(): Promise<void>;
 }
@@ -80,8 +81,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const stateDir = options.stateDir ?? join(root, '.trellis');
   const log = options.log ?? (() => {});
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
-  const config = loadServerlessConfig(join(root, 'serverless.yml'), LOCAL_STAGE);
-  const region = config.region;
   const { ports } = options;
   const stoppers: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -89,6 +88,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
 
   try {
+    // First: serverless.yml's local parameters name the local CA, whose ARN is known once it runs.
+    const standIns = await startStandIns({ stateDir, host, ports: { acmPca: ports.acmPca, lattice: ports.lattice, rolesAnywhere: ports.rolesAnywhere } });
+    stoppers.push(() => standIns.stop());
+    Object.assign(process.env, standIns.env);
+    log(`local ACM PCA (CA ${standIns.acmPca.caArn}), VPC Lattice and Roles Anywhere ready`);
+    const config = loadServerlessConfig(join(root, 'serverless.yml'), LOCAL_STAGE);
+    const region = config.region;
+
     const dynamo: LocalDynamo = await startDynalite({ port: ports.dynamodb, host, path: options.persistDir, tables: tableDefinitions(config), region });
     stoppers.push(() => dynamo.stop());
     log(`dynalite ready at ${dynamo.endpoint}${options.persistDir ? ` (persisted in ${options.persistDir})` : ' (in memory)'}`);
@@ -100,7 +107,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       port: ports.eventBridge,
       host,
       region,
-      accountId: LOCAL_ACCOUNT,
+      accountId: '111122223333',
       buses: busNames(config),
       rules: ruleDefinitions(config),
       invoke: async (functionName, event) => {
@@ -117,6 +124,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...standIns.env,
       ...CREDENTIALS,
       AWS_REGION: region,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
@@ -169,11 +177,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       eventBridge: bus.endpoint,
       dynamodb: dynamo.endpoint,
       lambda: lambdaEndpoint,
+      ...standIns.endpoints,
       region,
       stage: LOCAL_STAGE,
     };
     writeFileSync(join(stateDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
-    return { endpoints, bus, functionsLog, stop: stopAll };
+    return { endpoints, bus, standIns, functionsLog, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -33,6 +33,10 @@ export const eventSchemas = {
   WorkloadRegistered: z.object({ ...base, workload }),
   WorkloadUpdated: z.object({ ...base, workload, previousRevision: z.number().int() }),
   WorkloadDeleted: z.object({ ...base, workloadId: z.string(), spiffeId: z.string(), revision: z.number().int() }),
+  // >>> SVID events (issue 3) — keep this marker line
+  // <<< SVID events
+  // >>> grant and policy events (issue 4) — keep this marker line
+  // <<< grant and policy events
 } as const;
 
 export type DetailType = keyof typeof eventSchemas;

@@ -10,6 +10,9 @@ import { startDynalite, type LocalDynamo } from '../../local/dynamodb';
 import { startLocalBus, type LocalBus } from '../../local/eventbridge/bus';
 import { busNames, functionEnvironment, functionKeys, loadServerlessConfig, ruleDefinitions, tableDefinitions, type ServerlessConfig } from '../../local/serverless-config';
 import { resetConfigCache } from '../../shared/config';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startStandIns, type StandIns } from '../../local/stand-ins';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const ADMIN_ARN = 'arn:aws:iam::111122223333:user/trellis-local-admin';
@@ -20,6 +23,7 @@ export interface InProcessStack {
   config: ServerlessConfig;
   dynamo: LocalDynamo;
   bus: LocalBus;
+  standIns: StandIns;
   /** Invocations the bus made, by function key. */
   invocations: { functionKey: string; event: Record<string, unknown> }[];
   /** Runs a function of serverless.yml in-process. */
@@ -49,9 +53,15 @@ export interface InProcessOptions {
   env?: Record<string, string>;
   /** Bus retry settings. */
   maxAttempts?: number;
+  /** GetCertificate polls answered RequestInProgressException by the local ACM PCA (default 1). */
+  inProgressPolls?: number;
 }
 
 export async function startInProcessStack(options: InProcessOptions = {}): Promise<InProcessStack> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'trellis-test-'));
+  const standIns = await startStandIns({ stateDir, inProgressPolls: options.inProgressPolls });
+  // serverless.yml's local parameters read the stand-ins' identities (e.g. the local CA ARN).
+  Object.assign(process.env, standIns.env);
   const config = loadServerlessConfig(join(ROOT, 'serverless.yml'), 'local');
   const dynamo = await startDynalite({ tables: tableDefinitions(config), region: config.region });
   const handlers = new Map<string, AnyHandler>();
@@ -98,8 +108,9 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    ...standIns.env,
     ...Object.assign({}, ...functionKeys(config).map((k) => functionEnvironment(config, k))),
+    POWERTOOLS_LOG_LEVEL: process.env.TRELLIS_TEST_LOG_LEVEL ?? 'ERROR',
     ...(options.env ?? {}),
   };
   delete env.POWERTOOLS_SERVICE_NAME;
@@ -110,11 +121,14 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     config,
     dynamo,
     bus,
+    standIns,
     invocations,
     invoke,
     stop: async () => {
       await bus.stop();
+      await standIns.stop();
       await dynamo.stop();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

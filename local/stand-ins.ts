@@ -1,0 +1,83 @@
+/**
+ * The AWS stand-ins besides DynamoDB and EventBridge (local ACM PCA, VPC Lattice control plane,
+ * IAM Roles Anywhere), started together with the identities of the local stage. Used by
+ * `npm start` and by the in-process test stack, so both wire them the same way.
+ */
+import { join } from 'node:path';
+import { startAcmPca, type AcmPcaEmulator } from './acm-pca/acm-pca-emulator';
+import { startLatticeControlPlane, type LatticeEmulator } from './lattice/control-plane';
+import { startRolesAnywhere, type RolesAnywhereHandle } from './roles-anywhere/server';
+
+export const LOCAL_ACCOUNT = '111122223333';
+export const LOCAL_REGION = 'us-east-1';
+/** The stage's workload role, trust anchor and profile (Roles Anywhere), as the template names them. */
+export const LOCAL_IDENTITY = {
+  workloadRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/trellis-local-workload`,
+  trustAnchorArn: `arn:aws:rolesanywhere:${LOCAL_REGION}:${LOCAL_ACCOUNT}:trust-anchor/00000000-0000-4000-8000-000000000001`,
+  profileArn: `arn:aws:rolesanywhere:${LOCAL_REGION}:${LOCAL_ACCOUNT}:profile/00000000-0000-4000-8000-000000000002`,
+};
+
+export interface StandInPorts {
+  acmPca?: number;
+  lattice?: number;
+  rolesAnywhere?: number;
+}
+
+export interface StandIns {
+  acmPca: AcmPcaEmulator;
+  lattice: LatticeEmulator;
+  rolesAnywhere: RolesAnywhereHandle;
+  /** Environment for the functions: SDK endpoints and the stage's identities. */
+  env: Record<string, string>;
+  endpoints: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startStandIns(options: { stateDir: string; host?: string; ports?: StandInPorts; log?: boolean; inProgressPolls?: number }): Promise<StandIns> {
+  const host = options.host ?? '127.0.0.1';
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const acmPca = await startAcmPca({
+      dataDir: join(options.stateDir, 'acm-pca'),
+      host,
+      port: options.ports?.acmPca ?? 0,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      inProgressPolls: options.inProgressPolls ?? 1,
+      log: options.log ?? false,
+    });
+    stops.push(() => acmPca.stop());
+    const lattice = await startLatticeControlPlane({ host, port: options.ports?.lattice ?? 0, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, log: options.log ?? false });
+    stops.push(() => lattice.stop());
+    const rolesAnywhere = await startRolesAnywhere({
+      host,
+      port: options.ports?.rolesAnywhere ?? 0,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      roleArn: LOCAL_IDENTITY.workloadRoleArn,
+      profileArn: LOCAL_IDENTITY.profileArn,
+      trustAnchorArn: LOCAL_IDENTITY.trustAnchorArn,
+      trustAnchors: () => [acmPca.caCertificatePem],
+      isRevoked: (cert) => acmPca.isRevoked(cert.serialNumber),
+      log: options.log ?? false,
+    });
+    stops.push(() => rolesAnywhere.stop());
+    return {
+      acmPca,
+      lattice,
+      rolesAnywhere,
+      env: {
+        AWS_ENDPOINT_URL_ACM_PCA: acmPca.endpoint,
+        AWS_ENDPOINT_URL_VPC_LATTICE: lattice.endpoint,
+        TRELLIS_LOCAL_CA_ARN: acmPca.caArn,
+      },
+      endpoints: { acmPca: acmPca.endpoint, lattice: lattice.endpoint, rolesAnywhere: rolesAnywhere.endpoint },
+      stop: async () => {
+        for (const stop of stops.reverse()) await stop().catch(() => {});
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    throw error;
+  }
+}
