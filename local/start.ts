@@ -4,6 +4,7 @@
  *   --persist DIR        keep DynamoDB data in DIR across restarts (in memory by default)
  *   --port-base N        move every port together (API on N, see local/ports.ts)
  *   --quiet              do not echo the functions' log lines (they still go to .trellis/logs/)
+ *   --state-dir DIR      where the local CA, logs and endpoints.json live (default .trellis)
  * Environment: TRELLIS_PORT_BASE as --port-base.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     persist: { type: 'string' },
     'port-base': { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    'state-dir': { type: 'string' },
   },
   allowNegative: true,
   strict: true,
@@ -34,6 +36,7 @@ const stack = await startStack({
   root: process.cwd(),
   ports,
   persistDir: values.persist,
+  stateDir: values['state-dir'],
   echoFunctionLogs: values.quiet ? undefined : process.stderr,
   log: (line) => console.log(`[trellis] ${line}`),
 }).catch((error: unknown) => {
