@@ -30,9 +30,11 @@ const workload = z.object({
 });
 
 export const eventSchemas = {
-  WorkloadRegistered: z.object({ ...base, workload }),
-  WorkloadUpdated: z.object({ ...base, workload, previousRevision: z.number().int() }),
-  WorkloadDeleted: z.object({ ...base, workloadId: z.string(), spiffeId: z.string(), revision: z.number().int() }),
+  WorkloadRegistered: z.object({ ...base, workload }).describe('A workload entry was registered (POST /workloads).'),
+  WorkloadUpdated: z.object({ ...base, workload, previousRevision: z.number().int() }).describe('A workload entry was changed (PUT /workloads/{id}); `workload` is the new state.'),
+  WorkloadDeleted: z
+    .object({ ...base, workloadId: z.string(), spiffeId: z.string(), revision: z.number().int() })
+    .describe('A workload entry was deleted (DELETE /workloads/{id}); its certificates are revoked and its exact-ID grants removed in reaction.'),
   // >>> SVID events (issue 3) — keep this marker line
   // <<< SVID events
   // >>> grant and policy events (issue 4) — keep this marker line
