@@ -130,6 +130,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
       SLS_TELEMETRY_DISABLED: '1',
+      TRELLIS_ESBUILD_DIR: join('.esbuild', `stack-${ports.api}`),
       SLS_NOTIFICATIONS_MODE: 'off',
     };
     const functionsLog = join(stateDir, 'logs', 'functions.log');
