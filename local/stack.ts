@@ -10,8 +10,10 @@ import { join, resolve } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
-import { busNames, loadServerlessConfig, ruleDefinitions, tableDefinitions } from './serverless-config';
-import { startStandIns, type StandIns } from './stand-ins';
+import { busNames, functionName, loadServerlessConfig, ruleDefinitions, tableDefinitions } from './serverless-config';
+import { LOCAL_IDENTITY, startStandIns, type StandIns } from './stand-ins';
+import { startDataPlane } from './lattice/data-plane';
+import { latticeTargetFunctions } from './lattice/data-plane-targets';
 import type { Ports } from './ports';
 
 export const LOCAL_STAGE = 'local';
@@ -173,12 +175,43 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await waitFor(`${api}/workloads?limit=1`, 60_000, child);
     log('serverless offline ready');
 
+    // The Lattice data plane invokes its targets through serverless offline's Lambda endpoint, so it
+    // starts once that answers. Its decisions go to .trellis/logs/data-plane.log (and the echo stream).
+    const dataPlaneLog = createWriteStream(join(stateDir, 'logs', 'data-plane.log'), { flags: 'w' });
+    stoppers.push(() => new Promise<void>((r) => dataPlaneLog.end(() => r())));
+    const dataPlane = await startDataPlane({
+      store: standIns.lattice.store,
+      credentials: standIns.rolesAnywhere.credentials,
+      trustBundle: () => [standIns.acmPca.caCertificatePem],
+      roleArn: LOCAL_IDENTITY.workloadRoleArn,
+      isRevoked: (cert) => standIns.acmPca.isRevoked(cert.serialNumber),
+      stateDir,
+      host,
+      port: ports.dataPlane,
+      services: Object.fromEntries(Object.entries(latticeTargetFunctions(config)).map(([service, key]) => [service, functionName(config, key)])),
+      invoke: async (name, event) => {
+        const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
+        const payload = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+        if (out.FunctionError) throw new Error(`${name} failed: ${out.FunctionError} ${payload.slice(0, 500)}`);
+        return payload === '' ? undefined : (JSON.parse(payload) as unknown);
+      },
+      log: (entry) => {
+        const line = `${JSON.stringify({ time: new Date().toISOString(), component: 'lattice-data-plane', ...entry })}\n`;
+        dataPlaneLog.write(line);
+        options.echoFunctionLogs?.write(line);
+      },
+    });
+    stoppers.push(() => dataPlane.stop());
+    log(`VPC Lattice data plane ready (TLS CA for clients: ${dataPlane.caFile})`);
+
     const endpoints: Endpoints = {
       api,
       eventBridge: bus.endpoint,
       dynamodb: dynamo.endpoint,
       lambda: lambdaEndpoint,
       ...standIns.endpoints,
+      services: dataPlane.services,
+      servicesCaFile: dataPlane.caFile,
       region,
       stage: LOCAL_STAGE,
     };

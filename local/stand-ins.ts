@@ -70,6 +70,11 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
         AWS_ENDPOINT_URL_ACM_PCA: acmPca.endpoint,
         AWS_ENDPOINT_URL_VPC_LATTICE: lattice.endpoint,
         TRELLIS_LOCAL_CA_ARN: acmPca.caArn,
+        // The managed services of the local stage (serverless.yml param policyManagedServices): name=arn pairs.
+        TRELLIS_LOCAL_LATTICE_SERVICES: lattice.store
+          .listServices()
+          .map((s) => `${s.name}=${s.arn}`)
+          .join(','),
       },
       endpoints: { acmPca: acmPca.endpoint, lattice: lattice.endpoint, rolesAnywhere: rolesAnywhere.endpoint },
       stop: async () => {

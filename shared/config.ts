@@ -26,6 +26,39 @@ const schemas = {
   PAGE_TOKEN_KEY: z.string().min(16, 'must be at least 16 characters'),
   /** Set only by the local stack: who an unsigned request acts as (serverless-offline drops AWS_IAM auth). */
   LOCAL_UNSIGNED_CALLER_ARN: z.preprocess((v) => (v === '' ? undefined : v), z.string().startsWith('arn:', 'must be an ARN').optional()),
+  /** SVID state per workload (issue 3): requests, the current certificate, every serial issued. */
+  SVIDS_TABLE: nonEmpty,
+  /** Token buckets shared by all concurrent invocations (the IssueCertificate rate limit). */
+  RATE_LIMITS_TABLE: nonEmpty,
+  /** The ACM Private CA that signs X.509-SVIDs (stage parameter caArn). */
+  PCA_CA_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[\w-]+$/, 'must be an ACM Private CA ARN: arn:aws:acm-pca:<region>:<account>:certificate-authority/<id> (set the stage parameter caArn, e.g. TRELLIS_CA_ARN)'),
+  /** Ceiling on IssueCertificate calls per second across all issuer invocations (the AWS quota is 25/s). */
+  SVID_ISSUE_RATE_PER_SECOND: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a positive number')
+    .transform(Number)
+    .pipe(z.number().gt(0, 'must be above 0')),
+  // Grants and auth-policy sync (issue 4).
+  GRANTS_TABLE: nonEmpty,
+  SERVICES_TABLE: nonEmpty,
+  /** The stage's managed Lattice services, `name=arn` pairs separated by commas (seeded into SERVICES_TABLE). */
+  MANAGED_SERVICES: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?=arn:aws[a-z-]*:vpc-lattice:[a-z0-9-]+:\d{12}:service\/svc-[0-9a-z]{17}$/, 'each entry must be <service name>=<VPC Lattice service ARN>')
+          .transform((pair) => ({ name: pair.slice(0, pair.indexOf('=')), arn: pair.slice(pair.indexOf('=') + 1) })),
+      ),
+    ),
+  /** The stage's IAM Roles Anywhere role: auth policies admit only sessions of this role. */
+  WORKLOAD_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'),
+  /** Optional pin of the issuing CA (aws:PrincipalTag/x509Issuer/OU) in every auth policy; empty = no pin. */
+  POLICY_ISSUER_OU: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
 } as const;
 
 type Schemas = typeof schemas;

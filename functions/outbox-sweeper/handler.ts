@@ -6,7 +6,12 @@ import { logger } from '../../shared/logger';
 import { Outbox } from '../../shared/outbox/outbox';
 
 const outbox = new Outbox(dynamoDocumentClient(), new EventBridgePublisher(eventBridge(), setting('EVENT_BUS_NAME')));
-const tables: { table: string; keys: string[] }[] = [{ table: setting('WORKLOADS_TABLE'), keys: ['id'] }];
+const tables: { table: string; keys: string[] }[] = [
+  { table: setting('WORKLOADS_TABLE'), keys: ['id'] },
+  { table: setting('SVIDS_TABLE'), keys: ['workloadId'] },
+  { table: setting('GRANTS_TABLE'), keys: ['service', 'id'] },
+  { table: setting('SERVICES_TABLE'), keys: ['name'] },
+];
 /** Outboxes younger than this are still being flushed by the request that wrote them. */
 const GRACE_MS = Number(process.env.OUTBOX_GRACE_MS ?? 30_000);
 

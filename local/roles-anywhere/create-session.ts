@@ -6,7 +6,6 @@
 import type { X509Certificate } from '@peculiar/x509';
 import { checkCertificate } from './certificate-checks';
 import { createSessionResponseBody, issueSession, subjectArnFor, type InMemoryCredentialStore } from './credentials';
-import { derivePrincipalTags, sourceIdentityOf } from './principal-tags';
 import { verifyX509Request, type SignedRequestParts } from './x509-request-verify';
 
 export const MIN_DURATION_SECONDS = 900;
@@ -100,8 +99,6 @@ export async function createSession(parts: SignedRequestParts, config: CreateSes
     roleArn: config.roleArn,
     trustAnchorArn: config.trustAnchorArn,
     leaf: auth.leaf,
-    tags: derivePrincipalTags(auth.leaf),
-    sourceIdentity: sourceIdentityOf(auth.leaf),
     durationSeconds: duration,
     now,
   });

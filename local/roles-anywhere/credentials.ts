@@ -5,6 +5,8 @@
 import '../../shared/svid/reflect-shim';
 import { createHash, randomBytes } from 'node:crypto';
 import { SubjectAlternativeNameExtension, type X509Certificate } from '@peculiar/x509';
+import { principalTagsFromCertificate, sessionNameFromCertificate } from '../../shared/svid/principal-tags';
+import { sourceIdentityOf } from './principal-tags';
 
 export interface RolesAnywhereSession {
   accessKeyId: string;
@@ -65,10 +67,30 @@ export function parseRoleArn(roleArn: string): { partition: string; accountId: s
 }
 
 /**
- * The role session name: the certificate serial in hex. UNCONFIRMED whether AWS keeps leading
- * zeros or uses upper case; we use lower case without leading zeros (BigInteger.toString(16)).
+ * Who a session made with this certificate is: the assumed-role ARN (session name = the serial in
+ * hex, as shared/svid/principal-tags.ts spells it), its principal tags and source identity.
+ * CreateSession and the local Lattice data plane's mTLS path both call this, so a caller gets the
+ * same identity whichever way it authenticates.
  */
-export const hexSerial = (cert: X509Certificate): string => BigInt(`0x${cert.serialNumber}`).toString(16);
+export interface SessionPrincipal {
+  principalArn: string;
+  roleArn: string;
+  sessionName: string;
+  tags: Record<string, string>;
+  sourceIdentity: string | undefined;
+}
+
+export function sessionPrincipalFor(roleArn: string, leaf: X509Certificate): SessionPrincipal {
+  const { partition, accountId, roleName } = parseRoleArn(roleArn);
+  const sessionName = sessionNameFromCertificate(leaf);
+  return {
+    principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${roleName}/${sessionName}`,
+    roleArn,
+    sessionName,
+    tags: principalTagsFromCertificate(leaf),
+    sourceIdentity: sourceIdentityOf(leaf),
+  };
+}
 
 /** A stable "AROA…" role id per role ARN (real role ids are stable per role). */
 export const roleIdFor = (roleArn: string): string => `AROA${base32(createHash('sha256').update(roleArn).digest(), 17)}`;
@@ -96,26 +118,23 @@ export interface IssueSessionInput {
   roleArn: string;
   trustAnchorArn: string;
   leaf: X509Certificate;
-  tags: Record<string, string>;
-  sourceIdentity: string | undefined;
   durationSeconds: number;
   now: Date;
 }
 
 export function issueSession(input: IssueSessionInput): RolesAnywhereSession {
-  const { partition, accountId, roleName } = parseRoleArn(input.roleArn);
-  const sessionName = hexSerial(input.leaf);
+  const { principalArn, sessionName, tags, sourceIdentity } = sessionPrincipalFor(input.roleArn, input.leaf);
   return {
     accessKeyId: newAccessKeyId(),
     secretAccessKey: randomBytes(30).toString('base64'),
     sessionToken: randomBytes(144).toString('base64'), // opaque, like STS tokens
     // Whole seconds, so the stored expiry equals the one written in the response.
     expiration: new Date(Math.floor(input.now.getTime() / 1000) * 1000 + input.durationSeconds * 1000),
-    principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${roleName}/${sessionName}`,
+    principalArn,
     roleArn: input.roleArn,
     sessionName,
-    tags: input.tags,
-    ...(input.sourceIdentity === undefined ? {} : { sourceIdentity: input.sourceIdentity }),
+    tags,
+    ...(sourceIdentity === undefined ? {} : { sourceIdentity }),
     trustAnchorArn: input.trustAnchorArn,
     assumedRoleId: `${roleIdFor(input.roleArn)}:${sessionName}`,
   };

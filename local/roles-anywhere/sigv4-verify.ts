@@ -11,10 +11,10 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { MAX_CLOCK_SKEW_MS, parseAmzDate } from './amz-date';
+import { NodeSha256 } from './node-sha256';
 
 export type SigV4FailureReason =
   | 'missing'
@@ -148,7 +148,7 @@ export async function verifySigV4Request<S extends SigV4Secret>(input: VerifySig
       // Only when the caller signed it: the signer adds (and signs) the token header when given one.
       ...(tokenSigned && session.sessionToken !== undefined ? { sessionToken: session.sessionToken } : {}),
     },
-    sha256: Sha256,
+    sha256: NodeSha256,
     applyChecksum: false,
   });
   const expected = await signer.sign(

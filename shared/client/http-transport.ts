@@ -3,7 +3,7 @@
  * request (its `ca` lives on an undici Agent, and undici is not one of the project's
  * dependencies), while node:https takes `ca` directly; so the client sends through this.
  */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 export interface HttpResponse {
@@ -19,6 +19,10 @@ export interface SendInput {
   body?: string | Uint8Array;
   /** PEM bundle of CAs to trust for an https URL (replaces the default roots, as node:https does). */
   ca?: string;
+  /** TLS client certificate (PEM, leaf first, then intermediates) and its private key (PKCS#8 PEM): mTLS. */
+  clientCertificate?: { certPem: string; keyPem: string };
+  /** A connection pool (e.g. a keep-alive https.Agent); node's global agent otherwise. */
+  agent?: HttpAgent;
   timeoutMs?: number;
 }
 
@@ -50,6 +54,8 @@ export function sendHttp(input: SendInput): Promise<HttpResponse> {
     path: `${url.pathname}${url.search}`,
     headers: input.headers,
     ...(url.protocol === 'https:' && input.ca !== undefined ? { ca: input.ca } : {}),
+    ...(url.protocol === 'https:' && input.clientCertificate !== undefined ? { cert: input.clientCertificate.certPem, key: input.clientCertificate.keyPem } : {}),
+    ...(input.agent === undefined ? {} : { agent: input.agent }),
   };
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(options, (res) => {
@@ -66,9 +72,10 @@ export function sendHttp(input: SendInput): Promise<HttpResponse> {
   });
 }
 
-/** Sends through `fetchImpl` when given (no `ca` support there), else through node:http(s). */
+/** Sends through `fetchImpl` when given (no `ca`, client certificate or agent there), else through node:http(s). */
 export async function send(input: SendInput & { fetchImpl?: FetchLike }): Promise<HttpResponse> {
   if (input.fetchImpl === undefined) return sendHttp(input);
+  if (input.clientCertificate !== undefined) throw new Error('a client certificate (mTLS) needs node:https; do not pass fetchImpl with it');
   // fetch derives Host from the URL (the same value that was signed) and refuses to let callers set it.
   const headers = Object.fromEntries(Object.entries(input.headers).filter(([name]) => name.toLowerCase() !== 'host'));
   const res = await input.fetchImpl(input.url.toString(), {

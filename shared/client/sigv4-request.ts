@@ -4,6 +4,7 @@
  * `x-amz-content-sha256: UNSIGNED-PAYLOAD`, which @smithy/signature-v4 then uses as the payload
  * hash. SigV4 itself is @smithy/signature-v4's; this module only builds the request and sends it.
  */
+import type { Agent } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -29,6 +30,8 @@ export interface SignedFetchInput {
   /** PEM CA bundle to trust for an https URL with a private server certificate. */
   ca?: string;
   fetchImpl?: FetchLike;
+  /** A connection pool, e.g. a keep-alive https.Agent (node's global agent otherwise). */
+  agent?: Agent;
   /** Signing time; defaults to now. */
   signingDate?: Date;
 }
@@ -47,7 +50,7 @@ function queryOf(url: URL): Record<string, string | string[]> {
  * Signs the request. The canonical path is the path as sent on the wire (already percent-encoded
  * by URL), which SigV4 encodes once more for every service but S3; the receiver does the same.
  */
-export async function signLatticeRequest(input: Omit<SignedFetchInput, 'ca' | 'fetchImpl'>): Promise<{ url: URL; method: string; headers: Record<string, string>; body?: string | Uint8Array }> {
+export async function signLatticeRequest(input: Omit<SignedFetchInput, 'ca' | 'fetchImpl' | 'agent'>): Promise<{ url: URL; method: string; headers: Record<string, string>; body?: string | Uint8Array }> {
   const url = new URL(input.url);
   const method = (input.method ?? 'GET').toUpperCase();
   const lowerCased = Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
@@ -81,6 +84,7 @@ export async function signedFetch(input: SignedFetchInput): Promise<HttpResponse
     headers: signed.headers,
     ...(signed.body === undefined ? {} : { body: signed.body }),
     ...(input.ca === undefined ? {} : { ca: input.ca }),
+    ...(input.agent === undefined ? {} : { agent: input.agent }),
     ...(input.fetchImpl === undefined ? {} : { fetchImpl: input.fetchImpl }),
   });
 }

@@ -36,8 +36,118 @@ export const eventSchemas = {
     .object({ ...base, workloadId: z.string(), spiffeId: z.string(), revision: z.number().int() })
     .describe('A workload entry was deleted (DELETE /workloads/{id}); its certificates are revoked and its exact-ID grants removed in reaction.'),
   // >>> SVID events (issue 3) — keep this marker line
+  SvidRequested: z
+    .object({
+      ...base,
+      workloadId: z.string(),
+      spiffeId: z.string(),
+      requestId: z.string().uuid(),
+      requestedAt: z.iso.datetime(),
+      trigger: z.enum(['registration', 'csr-submitted', 'renewal']),
+      csr: z.string().max(32_768),
+    })
+    .describe(
+      'An X.509-SVID was requested for a workload: a CSR given at registration (POST /workloads), submitted (POST /workloads/{id}/csr), or the stored CSR of an SVID past half its lifetime (renewal). The issuer reacts; every request ends in SvidIssued or SvidIssuanceFailed with the same requestId.',
+    ),
+  SvidIssued: z
+    .object({
+      ...base,
+      workloadId: z.string(),
+      spiffeId: z.string(),
+      requestId: z.string().uuid(),
+      trigger: z.enum(['registration', 'csr-submitted', 'renewal']),
+      serialNumber: z.string().regex(/^[0-9a-f]+$/),
+      notBefore: z.iso.datetime(),
+      notAfter: z.iso.datetime(),
+      certificateArn: z.string(),
+    })
+    .describe('ACM Private CA issued the X.509-SVID of a request and it passed the X509-SVID checks; GET /workloads/{id}/svid serves it. Emitted again at every renewal.'),
+  SvidIssuanceFailed: z
+    .object({
+      ...base,
+      workloadId: z.string(),
+      spiffeId: z.string(),
+      requestId: z.string().uuid(),
+      trigger: z.enum(['registration', 'csr-submitted', 'renewal']),
+      reason: z.string(),
+      message: z.string(),
+    })
+    .describe(
+      'A request ended without a certificate. `reason` is a CSR refusal (not-pem, malformed, bad-signature, weak-key, unsupported-key, foreign-uri, foreign-dns, foreign-san, subject-spiffe, empty-name, too-large) or throttled, pca-unavailable, pca-rejected, certificate-not-ready, svid-check-failed, ca-not-active, workload-deleted, superseded, timed-out; `message` says what to do.',
+    ),
+  SvidRevoked: z
+    .object({
+      ...base,
+      workloadId: z.string(),
+      spiffeId: z.string(),
+      serialNumber: z.string().regex(/^[0-9a-f]+$/),
+      reason: z.enum(['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE']),
+    })
+    .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (every certificate of a deleted workload, or one issued for a request that no longer applied).'),
   // <<< SVID events
   // >>> grant and policy events (issue 4) — keep this marker line
+  GrantChanged: z
+    .object({
+      ...base,
+      service: z.string(),
+      change: z.enum(['created', 'deleted']),
+      grant: z.object({
+        id: z.string(),
+        service: z.string(),
+        caller: z.string(),
+        kind: z.enum(['exact', 'prefix']),
+        methods: z.array(z.string()).optional(),
+        pathPrefixes: z.array(z.string()).optional(),
+        createdAt: z.string(),
+      }),
+      cause: z.enum(['api', 'workload-deleted']),
+    })
+    .describe('A grant was created (POST /grants) or deleted (DELETE /grants/{id}, or because its exact caller\'s workload was deleted); the policy sync recompiles `service`.'),
+  ServiceRegistered: z
+    .object({ ...base, service: z.string(), arn: z.string(), previousArn: z.string().nullable() })
+    .describe('A managed Lattice service was registered or got a new ARN (PUT /services/{name}, or the stage configuration seeded it); the policy sync applies its policy.'),
+  PolicyApplied: z
+    .object({
+      ...base,
+      service: z.string(),
+      serviceArn: z.string(),
+      changed: z.boolean().describe('false when the applied policy already equalled the compilation (no PutAuthPolicy call)'),
+      policySha256: z.string(),
+      bytes: z.number().int(),
+      statements: z.number().int(),
+      grants: z.number().int(),
+      desiredVersion: z.number().int(),
+      trigger: z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']),
+      triggerEventId: z.string().nullable(),
+    })
+    .describe("The service's auth policy now is the compilation of its grants as read after `desiredVersion`."),
+  PolicySyncFailed: z
+    .object({
+      ...base,
+      service: z.string(),
+      serviceArn: z.string().nullable(),
+      code: z.string(),
+      message: z.string(),
+      bytes: z.number().int().nullable().describe('PolicyTooLarge: the size the compiled policy would have'),
+      limit: z.number().int().nullable().describe('PolicyTooLarge: the auth policy size limit'),
+      suggestions: z.array(z.string()),
+      willRetry: z.boolean().describe('true for transient failures (the event is retried); false when only a grant change can help'),
+      trigger: z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']),
+      triggerEventId: z.string().nullable(),
+    })
+    .describe('The policy of `service` could not be applied; the previously applied policy stays in force.'),
+  PolicyDriftRepaired: z
+    .object({
+      ...base,
+      service: z.string(),
+      serviceArn: z.string(),
+      found: z.enum(['missing', 'changed-outside-trellis', 'behind-grants']),
+      previousPolicySha256: z.string().nullable(),
+      previousBytes: z.number().int().nullable(),
+      policySha256: z.string(),
+      bytes: z.number().int(),
+    })
+    .describe('The scheduled reconcile found an applied policy that was not the compilation of the grants (removed, changed outside Trellis, or behind the grants) and re-applied it.'),
   // <<< grant and policy events
 } as const;
 

@@ -2,6 +2,7 @@
 import { TrellisError, notFound } from '../errors';
 import { pendingEvent } from '../events/catalog';
 import type { Outbox } from '../outbox/outbox';
+import { newSvidRequest, registrationRequestId, svidRequestedEvent } from '../svid/request';
 import { WORKLOAD_ID_PATTERN, TTL_DEFAULT_SECONDS, toPublic, workloadIdFor, type CreateWorkloadInput, type UpdateWorkloadInput, type Workload } from './model';
 import { WorkloadConflict, type StoredWorkload, type WorkloadRepository } from './repository';
 
@@ -40,6 +41,8 @@ export async function registerWorkload(deps: WorkloadDeps, input: CreateWorkload
     updatedAt: now.toISOString(),
   };
   const events = [pendingEvent('WorkloadRegistered', { workload }, now)];
+  // A CSR given at registration is an SVID request, published from the same atomic write.
+  if (input.csr) events.push(svidRequestedEvent(workload, newSvidRequest(input.csr, 'registration', now, registrationRequestId(workload.id, workload.createdAt)), now));
   try {
     await deps.repo.create(workload, input.csr ? { csr: input.csr } : {}, events, now);
   } catch (error) {

@@ -6,20 +6,21 @@ import { apiEvent, parseResult } from '../support/api-events';
 import { documentedRoutes, expectDocumentedResponse } from '../support/openapi';
 
 describe('docs/openapi.yaml', () => {
+  let stack: InProcessStack;
+  beforeAll(async () => {
+    stack = await startInProcessStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
   it('documents exactly the routes serverless.yml serves', () => {
+    // (loaded once the stand-ins run: the local parameters name the local CA)
     const config = loadServerlessConfig(join(ROOT, 'serverless.yml'), 'local');
     expect(documentedRoutes()).toEqual(httpRoutes(config));
   });
 
   describe('against real responses', () => {
-    let stack: InProcessStack;
-    beforeAll(async () => {
-      stack = await startInProcessStack();
-    });
-    afterAll(async () => {
-      await stack?.stop();
-    });
-
 
     it('matches the workload routes, success and error', async () => {
       const run = async (method: string, resource: string, args: Omit<Parameters<typeof apiEvent>[0], 'method' | 'resource'> = {}) => {

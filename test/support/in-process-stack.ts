@@ -12,7 +12,9 @@ import { busNames, functionEnvironment, functionKeys, loadServerlessConfig, rule
 import { resetConfigCache } from '../../shared/config';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { startStandIns, type StandIns } from '../../local/stand-ins';
+import { LOCAL_IDENTITY, startStandIns, type StandIns } from '../../local/stand-ins';
+import { startDataPlane, type DataPlane, type StartDataPlaneOptions } from '../../local/lattice/data-plane';
+import { latticeTargetFunctions } from '../../local/lattice/data-plane-targets';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const ADMIN_ARN = 'arn:aws:iam::111122223333:user/trellis-local-admin';
@@ -28,6 +30,8 @@ export interface InProcessStack {
   invocations: { functionKey: string; event: Record<string, unknown> }[];
   /** Runs a function of serverless.yml in-process. */
   invoke(functionKey: string, event: unknown): Promise<unknown>;
+  /** The local Lattice data plane, when started with the `dataPlane` option. */
+  dataPlane: DataPlane | undefined;
   stop(): Promise<void>;
 }
 
@@ -55,6 +59,11 @@ export interface InProcessOptions {
   maxAttempts?: number;
   /** GetCertificate polls answered RequestInProgressException by the local ACM PCA (default 1). */
   inProgressPolls?: number;
+  /**
+   * Start the local Lattice data plane; the targets of serverless.yml's Lambda target groups run
+   * in-process (through `invoke`). An object sets its clock, log and other options.
+   */
+  dataPlane?: boolean | Partial<Omit<StartDataPlaneOptions, 'store' | 'credentials' | 'invoke' | 'services'>>;
 }
 
 export async function startInProcessStack(options: InProcessOptions = {}): Promise<InProcessStack> {
@@ -117,6 +126,22 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
   Object.assign(process.env, env);
   resetConfigCache();
 
+  const dataPlaneOptions = options.dataPlane === true ? {} : options.dataPlane === false ? undefined : options.dataPlane;
+  const dataPlane =
+    dataPlaneOptions === undefined
+      ? undefined
+      : await startDataPlane({
+          store: standIns.lattice.store,
+          credentials: standIns.rolesAnywhere.credentials,
+          trustBundle: () => [standIns.acmPca.caCertificatePem],
+          roleArn: LOCAL_IDENTITY.workloadRoleArn,
+          isRevoked: (cert) => standIns.acmPca.isRevoked(cert.serialNumber),
+          stateDir,
+          ...dataPlaneOptions,
+          services: latticeTargetFunctions(config),
+          invoke: (functionKey, event) => invoke(functionKey, event),
+        });
+
   return {
     config,
     dynamo,
@@ -124,7 +149,9 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     standIns,
     invocations,
     invoke,
+    dataPlane,
     stop: async () => {
+      await dataPlane?.stop();
       await bus.stop();
       await standIns.stop();
       await dynamo.stop();

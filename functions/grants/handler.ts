@@ -1,0 +1,76 @@
+/** Services and grants API: parse, authorise, call the use case, answer. Reads are open to any IAM caller; changes need an administrator. */
+import { apiHandler, requireBody, type ApiRequest } from '../../shared/http/api';
+import { requireAdmin } from '../../shared/http/caller';
+import { decodePageToken, encodePageToken, parseLimit } from '../../shared/http/page-token';
+import { parseInput } from '../../shared/http/validation';
+import { setting } from '../../shared/config';
+import { grantSchemas, toPublicGrant, toPublicService } from '../../shared/grants/model';
+import { createGrant, deleteGrant, getGrant, getService, listGrants, listServices, registerService } from '../../shared/grants/service';
+import { policyDeps } from '../../shared/policy-sync/deps';
+import { describeServicePolicy } from '../../shared/policy-sync/sync';
+
+const pageTokenKey = setting('PAGE_TOKEN_KEY');
+const deps = policyDeps();
+
+/** A query parameter, or undefined when absent or empty. */
+const optionalQuery = (req: ApiRequest, name: string): string | undefined => {
+  const value = req.query[name];
+  return value === undefined || value === '' ? undefined : value;
+};
+
+export const handler = apiHandler({
+  'GET /services': async (req) => {
+    const limit = parseLimit(req.query.limit, 100, 50);
+    const start = req.query.nextToken ? decodePageToken(req.query.nextToken, pageTokenKey, 'services') : undefined;
+    const page = await listServices(deps, limit, start);
+    return {
+      status: 200,
+      body: {
+        items: page.items.map(toPublicService),
+        ...(page.lastKey ? { nextToken: encodePageToken(page.lastKey, pageTokenKey, 'services') } : {}),
+      },
+    };
+  },
+
+  'PUT /services/{name}': async (req) => {
+    requireAdmin(req.caller, 'register services');
+    const { arn } = parseInput(grantSchemas.registerService, requireBody(req));
+    const { service, created } = await registerService(deps, req.params.name ?? '', arn);
+    return { status: created ? 201 : 200, body: toPublicService(service) };
+  },
+
+  'GET /services/{name}/policy': async (req) => {
+    const service = await getService(deps, req.params.name ?? '');
+    return { status: 200, body: await describeServicePolicy(deps, service) };
+  },
+
+  'POST /grants': async (req) => {
+    requireAdmin(req.caller, 'create grants');
+    const grant = await createGrant(deps, parseInput(grantSchemas.create, requireBody(req)));
+    return { status: 201, body: grant, headers: { Location: `/grants/${grant.id}` } };
+  },
+
+  'GET /grants': async (req) => {
+    const query = { service: optionalQuery(req, 'service'), caller: optionalQuery(req, 'caller') };
+    // A token is only valid for the listing (filters) it was issued for.
+    const scope = `grants:${JSON.stringify([query.service ?? null, query.caller ?? null])}`;
+    const limit = parseLimit(req.query.limit, 100, 50);
+    const start = req.query.nextToken ? decodePageToken(req.query.nextToken, pageTokenKey, scope) : undefined;
+    const page = await listGrants(deps, query, limit, start);
+    return {
+      status: 200,
+      body: {
+        items: page.items.map(toPublicGrant),
+        ...(page.lastKey ? { nextToken: encodePageToken(page.lastKey, pageTokenKey, scope) } : {}),
+      },
+    };
+  },
+
+  'GET /grants/{id}': async (req) => ({ status: 200, body: toPublicGrant(await getGrant(deps, req.params.id ?? '')) }),
+
+  'DELETE /grants/{id}': async (req) => {
+    requireAdmin(req.caller, 'delete grants');
+    await deleteGrant(deps, req.params.id ?? '');
+    return { status: 204 };
+  },
+});

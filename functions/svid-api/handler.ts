@@ -1,0 +1,101 @@
+/** SVID API: submit a CSR, read a workload's SVID, read the trust bundle. Parse, authorise, call, answer. */
+import { z } from 'zod';
+import { apiHandler, requireBody, type ApiResponse } from '../../shared/http/api';
+import { callerIsOneOf, type Caller } from '../../shared/http/caller';
+import { parseInput } from '../../shared/http/validation';
+import { forbidden, TrellisError, validationError } from '../../shared/errors';
+import { MAX_CSR_BYTES } from '../../shared/workloads/model';
+import type { StoredWorkload } from '../../shared/workloads/repository';
+import { loadWorkload, DEFAULT_TUNING, submitCsr, svidView } from '../../shared/svid/issuance';
+import { halfLifeAt } from '../../shared/svid/lifetime';
+import { pcaDeps } from '../../shared/svid/svid-deps';
+import { toSpiffeBundle } from '../../shared/svid/bundle';
+
+const deps = pcaDeps();
+const REFRESH = DEFAULT_TUNING.bundleRefreshSeconds;
+
+const csrBody = z.strictObject({
+  csr: z
+    .string()
+    .max(MAX_CSR_BYTES, `must be at most ${MAX_CSR_BYTES} bytes (the ACM Private CA limit)`)
+    .regex(/-----BEGIN CERTIFICATE REQUEST-----/, 'must be a PEM "CERTIFICATE REQUEST"'),
+});
+
+/** Administrators, and the principals the entry names in selectors.awsPrincipalArns. */
+function requireWorkloadAccess(caller: Caller, workload: StoredWorkload, action: string): void {
+  if (caller.isAdmin || callerIsOneOf(caller, workload.selectors.awsPrincipalArns)) return;
+  throw forbidden(`${caller.arn} may not ${action} of workload ${workload.id}: only administrators and the principals in its selectors.awsPrincipalArns may`);
+}
+
+export const handler = apiHandler({
+  'POST /workloads/{id}/csr': async (req) => {
+    const workload = await loadWorkload(deps, req.params.id ?? '');
+    requireWorkloadAccess(req.caller, workload, 'submit a CSR for the SVID');
+    const { csr } = parseInput(csrBody, requireBody(req));
+    const request = await submitCsr(deps, workload, csr);
+    return {
+      status: 202,
+      headers: { Location: `/workloads/${workload.id}/svid` },
+      body: { workloadId: workload.id, spiffeId: workload.spiffeId, requestId: request.requestId, requestedAt: request.requestedAt, status: 'pending' },
+    };
+  },
+
+  'GET /workloads/{id}/svid': async (req) => {
+    const workload = await loadWorkload(deps, req.params.id ?? '');
+    requireWorkloadAccess(req.caller, workload, 'read the SVID');
+    const view = await svidView(deps, workload);
+    switch (view.kind) {
+      case 'none':
+        throw new TrellisError('SvidNotRequested', 404, `No SVID has been requested for workload ${workload.id}: submit a CSR with POST /workloads/${workload.id}/csr`);
+      case 'pending': {
+        const error = new TrellisError(
+          'SvidPending',
+          404,
+          `The SVID of workload ${workload.id} is being issued (request ${view.request.requestId}, ${view.request.trigger}, made ${view.request.requestedAt}); GET it again in a moment`,
+        );
+        return { ...errorAsResponse(error), headers: { 'Retry-After': '1' } };
+      }
+      case 'failed': {
+        const failure = view.request.failure ?? { reason: 'unknown', message: 'no reason was recorded' };
+        throw new TrellisError('SvidIssuanceFailed', 409, `Request ${view.request.requestId} for workload ${workload.id} failed (${failure.reason}): ${failure.message}`, {
+          details: [{ field: 'csr', rule: failure.reason, message: failure.message }],
+        });
+      }
+      case 'issued': {
+        const { svid } = view;
+        return {
+          status: 200,
+          body: {
+            workloadId: workload.id,
+            spiffeId: workload.spiffeId,
+            status: view.request.status,
+            certificatePem: svid.certificatePem,
+            chainPem: svid.chainPem,
+            trustBundlePem: await deps.ca.bundlePem(),
+            serialNumber: svid.serialNumber,
+            notBefore: svid.notBefore,
+            notAfter: svid.notAfter,
+            renewAfter: halfLifeAt({ notBefore: new Date(svid.notBefore), notAfter: new Date(svid.notAfter) }).toISOString(),
+            latestRequest: view.request,
+          },
+        };
+      }
+    }
+  },
+
+  'GET /bundle': async (req) => {
+    const format = req.query.format ?? 'pem';
+    if (format !== 'pem' && format !== 'spiffe') {
+      throw validationError(`format must be "pem" (the default) or "spiffe", not "${format}"`, [{ field: 'format', rule: 'enum', message: 'must be "pem" or "spiffe"' }]);
+    }
+    const pem = await deps.ca.bundlePem();
+    const cache = { 'Cache-Control': `max-age=${REFRESH}` };
+    if (format === 'pem') return { status: 200, body: pem, contentType: 'application/x-pem-file', headers: cache };
+    return { status: 200, body: await toSpiffeBundle([pem], { refreshHintSeconds: REFRESH }), headers: cache };
+  },
+});
+
+/** The JSON error body of a TrellisError as a normal response, to add headers such as Retry-After. */
+function errorAsResponse(error: TrellisError): ApiResponse {
+  return { status: error.status, body: { error: { code: error.code, message: error.message } } };
+}

@@ -1,0 +1,12 @@
+/** Scheduled: renews every SVID past half of its lifetime and fails requests pending too long. */
+import { logger } from '../../shared/logger';
+import { renewDueSvids, type RenewalReport } from '../../shared/svid/issuance';
+import { svidDeps } from '../../shared/svid/svid-deps';
+
+const deps = svidDeps();
+
+export const handler = async (): Promise<RenewalReport> => {
+  const report = await renewDueSvids(deps, new Date());
+  logger.info('SVID renewal pass finished', { renewed: report.renewed.length, timedOut: report.timedOut.length });
+  return report;
+};

@@ -1,0 +1,10 @@
+/** Target of the rule on WorkloadDeleted: revokes every certificate of the workload and emits SvidRevoked. */
+import type { EventBridgeEvent } from 'aws-lambda';
+import { parseDetail } from '../../shared/events/catalog';
+import { revokeWorkloadSvids } from '../../shared/svid/issuance';
+import { pcaDeps } from '../../shared/svid/svid-deps';
+
+const deps = pcaDeps();
+
+export const handler = async (event: EventBridgeEvent<'WorkloadDeleted', unknown>): Promise<{ revoked: string[] }> =>
+  revokeWorkloadSvids(deps, parseDetail('WorkloadDeleted', event.detail));

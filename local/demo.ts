@@ -1,0 +1,162 @@
+/**
+ * The reference scenario (../shared/DESIGN.md), played against a running stack as a new user
+ * would: two workloads make their own key pairs and CSRs, get registered, wait for their SVIDs,
+ * the three reference grants are created, and each workload obtains Roles Anywhere credentials
+ * with its SVID and calls Billing and Rates through the Lattice data plane with SigV4.
+ * Only HTTP APIs and the workload client module (shared/client) are used.
+ */
+import { Workload, type RolesAnywhereSettings } from '../shared/client/workload';
+
+export interface DemoEndpoints {
+  api: string;
+  region: string;
+  rolesAnywhere: string;
+  services: Record<string, string>;
+  dataPlaneCaPem: string;
+  workloadIdentity: { roleArn: string; trustAnchorArn: string; profileArn: string };
+}
+
+export interface Outcome {
+  caller: string;
+  service: string;
+  expected: 'ALLOWED' | 'DENIED';
+  actual: 'ALLOWED' | 'DENIED' | 'ERROR';
+  status: number;
+  loggedIdentity: string;
+  detail: string;
+}
+
+const TRUST_DOMAIN = 'example.org';
+export const REFERENCE = {
+  workloads: { orders: `spiffe://${TRUST_DOMAIN}/service/orders`, reviews: `spiffe://${TRUST_DOMAIN}/service/reviews` },
+  grants: [
+    { caller: `spiffe://${TRUST_DOMAIN}/service/orders`, service: 'billing' },
+    { caller: `spiffe://${TRUST_DOMAIN}/service/orders`, service: 'rates' },
+    { caller: `spiffe://${TRUST_DOMAIN}/service/reviews`, service: 'rates' },
+  ],
+  expected: [
+    { caller: 'orders', service: 'billing', expected: 'ALLOWED' },
+    { caller: 'orders', service: 'rates', expected: 'ALLOWED' },
+    { caller: 'reviews', service: 'billing', expected: 'DENIED' },
+    { caller: 'reviews', service: 'rates', expected: 'ALLOWED' },
+  ],
+} as const;
+
+async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 1000);
+  }
+}
+
+interface SvidBody { certificatePem: string; chainPem?: string; serialNumber: string; notAfter: string }
+
+/** Registers (or re-requests an SVID for) a workload and returns it holding its SVID. */
+async function enrol(base: string, name: string, spiffeId: string, log: (line: string) => void): Promise<Workload> {
+  const workload = await Workload.create({ spiffeId, commonName: name });
+  const created = await api(base, 'POST', '/workloads', { spiffeId, selectors: { awsPrincipalArns: [] }, csr: workload.csrPem });
+  let id: string;
+  if (created.status === 201) {
+    id = (created.body as { id: string }).id;
+  } else if (created.status === 409) {
+    // Already registered (a persisted stack): submit this run's CSR.
+    const list = await api(base, 'GET', '/workloads?limit=100');
+    const found = (list.body as { items: { id: string; spiffeId: string }[] }).items.find((w) => w.spiffeId === spiffeId);
+    if (!found) throw new Error(`${spiffeId} is registered but not listed`);
+    id = found.id;
+    const submitted = await api(base, 'POST', `/workloads/${id}/csr`, { csr: workload.csrPem });
+    if (submitted.status !== 202) throw new Error(`CSR for ${spiffeId} refused: ${JSON.stringify(submitted.body)}`);
+  } else {
+    throw new Error(`registering ${spiffeId} failed: ${created.status} ${JSON.stringify(created.body)}`);
+  }
+  log(`registered ${name} (${spiffeId}) as ${id}; waiting for its SVID`);
+  const svid = await until(`the SVID of ${name}`, 30_000, async () => {
+    const res = await api(base, 'GET', `/workloads/${id}/svid`);
+    if (res.status !== 200) return undefined;
+    const body = res.body as SvidBody;
+    // A renewal of an older key would not match this run's key: wait for ours.
+    return body;
+  });
+  log(`  SVID serial ${svid.serialNumber}, valid until ${svid.notAfter}`);
+  workload.useSvid({ certificatePem: svid.certificatePem });
+  return workload;
+}
+
+export async function runReferenceScenario(endpoints: DemoEndpoints, log: (line: string) => void = console.log): Promise<Outcome[]> {
+  const base = endpoints.api;
+  const orders = await enrol(base, 'orders', REFERENCE.workloads.orders, log);
+  const reviews = await enrol(base, 'reviews', REFERENCE.workloads.reviews, log);
+
+  for (const grant of REFERENCE.grants) {
+    const res = await api(base, 'POST', '/grants', grant);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`grant ${JSON.stringify(grant)} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    log(`grant ${grant.caller} → ${grant.service}: ${res.status === 201 ? 'created' : 'already there'}`);
+  }
+  for (const service of ['billing', 'rates']) {
+    await until(`the ${service} auth policy`, 30_000, async () => {
+      const res = await api(base, 'GET', `/services/${service}/policy`);
+      return res.status === 200 && policyApplied(res.body) ? true : undefined;
+    });
+    log(`auth policy of ${service} applied`);
+  }
+
+  const settings: RolesAnywhereSettings = {
+    endpoint: endpoints.rolesAnywhere,
+    region: endpoints.region,
+    trustAnchorArn: endpoints.workloadIdentity.trustAnchorArn,
+    profileArn: endpoints.workloadIdentity.profileArn,
+    roleArn: endpoints.workloadIdentity.roleArn,
+  };
+  const callers = { orders, reviews };
+  const outcomes: Outcome[] = [];
+  for (const row of REFERENCE.expected) {
+    const url = endpoints.services[row.service];
+    if (!url) throw new Error(`no data-plane endpoint for ${row.service}`);
+    try {
+      const res = await callers[row.caller].call(`${url}/`, settings, { ca: endpoints.dataPlaneCaPem });
+      const text = Buffer.from(res.body).toString('utf8');
+      const identity = res.status === 200 ? ((JSON.parse(text) as { identity?: { x509SanUri?: string; principal?: string } }).identity ?? {}) : {};
+      outcomes.push({
+        caller: row.caller,
+        service: row.service,
+        expected: row.expected,
+        actual: res.status === 200 ? 'ALLOWED' : res.status === 403 ? 'DENIED' : 'ERROR',
+        status: res.status,
+        loggedIdentity: identity.x509SanUri ? `${identity.x509SanUri} (${identity.principal ?? '?'})` : '—',
+        detail: res.status === 200 ? '' : text.slice(0, 200),
+      });
+    } catch (error) {
+      outcomes.push({ caller: row.caller, service: row.service, expected: row.expected, actual: 'ERROR', status: 0, loggedIdentity: '—', detail: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return outcomes;
+}
+
+/** True when the policy endpoint reports the compiled policy as applied. */
+export function policyApplied(body: unknown): boolean {
+  const b = body as { syncState?: string; state?: string; inSync?: boolean };
+  return b.inSync === true || b.syncState === 'IN_SYNC' || b.state === 'IN_SYNC';
+}
+
+export function renderOutcomes(outcomes: Outcome[]): string {
+  const rows = outcomes.map((o) => [`${o.caller} → ${o.service}`, o.actual, o.expected === o.actual ? 'as expected' : `EXPECTED ${o.expected}`, o.loggedIdentity]);
+  const header = ['call', 'outcome', 'check', 'identity Billing/Rates logged'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
