@@ -5,7 +5,14 @@
  * with its SVID and calls Billing and Rates through the Lattice data plane with SigV4.
  * Only HTTP APIs and the workload client module (shared/client) are used.
  */
+import '../shared/svid/reflect-shim';
+import { Pkcs10CertificateRequest, X509Certificate } from '@peculiar/x509';
 import { Workload, type RolesAnywhereSettings } from '../shared/client/workload';
+
+/** True when the certificate certifies the key the CSR was made with. */
+function certifiesCsrKey(certificatePem: string, csrPem: string): boolean {
+  return Buffer.from(new X509Certificate(certificatePem).publicKey.rawData).equals(Buffer.from(new Pkcs10CertificateRequest(csrPem).publicKey.rawData));
+}
 
 export interface DemoEndpoints {
   api: string;
@@ -13,7 +20,7 @@ export interface DemoEndpoints {
   rolesAnywhere: string;
   services: Record<string, string>;
   dataPlaneCaPem: string;
-  workloadIdentity: { roleArn: string; trustAnchorArn: string; profileArn: string };
+  workloadIdentity: { workloadRoleArn: string; trustAnchorArn: string; profileArn: string };
 }
 
 export interface Outcome {
@@ -89,15 +96,21 @@ async function enrol(base: string, name: string, spiffeId: string, log: (line: s
     const res = await api(base, 'GET', `/workloads/${id}/svid`);
     if (res.status !== 200) return undefined;
     const body = res.body as SvidBody;
-    // A renewal of an older key would not match this run's key: wait for ours.
-    return body;
+    // An SVID issued for an earlier key (a re-enrolled workload) is not ours: wait for ours.
+    return certifiesCsrKey(body.certificatePem, workload.csrPem) ? body : undefined;
   });
   log(`  SVID serial ${svid.serialNumber}, valid until ${svid.notAfter}`);
   workload.useSvid({ certificatePem: svid.certificatePem });
   return workload;
 }
 
-export async function runReferenceScenario(endpoints: DemoEndpoints, log: (line: string) => void = console.log): Promise<Outcome[]> {
+export interface ScenarioRun {
+  outcomes: Outcome[];
+  /** Makes one more SigV4-signed call as a reference workload (e.g. after a grant changed). */
+  call(caller: keyof typeof REFERENCE.workloads, service: string): Promise<Outcome['actual']>;
+}
+
+export async function runReferenceScenario(endpoints: DemoEndpoints, log: (line: string) => void = console.log): Promise<ScenarioRun> {
   const base = endpoints.api;
   const orders = await enrol(base, 'orders', REFERENCE.workloads.orders, log);
   const reviews = await enrol(base, 'reviews', REFERENCE.workloads.reviews, log);
@@ -120,15 +133,18 @@ export async function runReferenceScenario(endpoints: DemoEndpoints, log: (line:
     region: endpoints.region,
     trustAnchorArn: endpoints.workloadIdentity.trustAnchorArn,
     profileArn: endpoints.workloadIdentity.profileArn,
-    roleArn: endpoints.workloadIdentity.roleArn,
+    roleArn: endpoints.workloadIdentity.workloadRoleArn,
   };
   const callers = { orders, reviews };
+  const callOnce = async (caller: keyof typeof callers, service: string) => {
+    const url = endpoints.services[service];
+    if (!url) throw new Error(`no data-plane endpoint for ${service}`);
+    return callers[caller].call(`${url}/`, settings, { ca: endpoints.dataPlaneCaPem });
+  };
   const outcomes: Outcome[] = [];
   for (const row of REFERENCE.expected) {
-    const url = endpoints.services[row.service];
-    if (!url) throw new Error(`no data-plane endpoint for ${row.service}`);
     try {
-      const res = await callers[row.caller].call(`${url}/`, settings, { ca: endpoints.dataPlaneCaPem });
+      const res = await callOnce(row.caller, row.service);
       const text = Buffer.from(res.body).toString('utf8');
       const identity = res.status === 200 ? ((JSON.parse(text) as { identity?: { x509SanUri?: string; principal?: string } }).identity ?? {}) : {};
       outcomes.push({
@@ -137,20 +153,25 @@ export async function runReferenceScenario(endpoints: DemoEndpoints, log: (line:
         expected: row.expected,
         actual: res.status === 200 ? 'ALLOWED' : res.status === 403 ? 'DENIED' : 'ERROR',
         status: res.status,
-        loggedIdentity: identity.x509SanUri ? `${identity.x509SanUri} (${identity.principal ?? '?'})` : '—',
+        loggedIdentity: identity.x509SanUri ? `${identity.x509SanUri} (${identity.principal ?? '?'})` : res.status === 403 ? '— (AccessDeniedException)' : '—',
         detail: res.status === 200 ? '' : text.slice(0, 200),
       });
     } catch (error) {
       outcomes.push({ caller: row.caller, service: row.service, expected: row.expected, actual: 'ERROR', status: 0, loggedIdentity: '—', detail: error instanceof Error ? error.message : String(error) });
     }
   }
-  return outcomes;
+  return {
+    outcomes,
+    call: async (caller, service) => {
+      const res = await callOnce(caller, service);
+      return res.status === 200 ? 'ALLOWED' : res.status === 403 ? 'DENIED' : 'ERROR';
+    },
+  };
 }
 
-/** True when the policy endpoint reports the compiled policy as applied. */
+/** True when GET /services/{name}/policy reports the compilation of the current grants as applied. */
 export function policyApplied(body: unknown): boolean {
-  const b = body as { syncState?: string; state?: string; inSync?: boolean };
-  return b.inSync === true || b.syncState === 'IN_SYNC' || b.state === 'IN_SYNC';
+  return (body as { state?: string }).state === 'in-sync';
 }
 
 export function renderOutcomes(outcomes: Outcome[]): string {

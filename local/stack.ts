@@ -212,6 +212,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...standIns.endpoints,
       services: dataPlane.services,
       servicesCaFile: dataPlane.caFile,
+      workloadIdentity: LOCAL_IDENTITY,
       region,
       stage: LOCAL_STAGE,
     };

@@ -1,6 +1,6 @@
 /**
  * `npm start`: boots the whole control plane on this machine and keeps serving until Ctrl-C.
- *   --no-demo            do not play the reference scenario (accepted; the demo comes later)
+ *   --no-demo            do not play the reference scenario (it runs by default, then keeps serving)
  *   --persist DIR        keep DynamoDB data in DIR across restarts (in memory by default)
  *   --port-base N        move every port together (API on N, see local/ports.ts)
  *   --quiet              do not echo the functions' log lines (they still go to .trellis/logs/)
@@ -9,6 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS, portsFromBase } from './ports';
+import { readFileSync } from 'node:fs';
+import { runReferenceScenario, renderOutcomes, type DemoEndpoints } from './demo';
 import { startStack } from './stack';
 
 const { values } = parseArgs({
@@ -67,4 +69,25 @@ setInterval(() => {
 console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in .trellis/endpoints.json):`);
 for (const [name, value] of Object.entries(stack.endpoints)) console.log(`  ${name.padEnd(14)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
 const demo = values.demo && !values['no-demo'];
-console.log(demo ? '[trellis] (the reference-scenario demo is not built yet; serving)' : '[trellis] demo skipped (--no-demo); serving. Ctrl-C stops.');
+if (!demo) {
+  console.log('[trellis] demo skipped (--no-demo); serving. Ctrl-C stops.');
+} else {
+  console.log('[trellis] playing the reference scenario (../shared/DESIGN.md); --no-demo skips it');
+  const endpoints = stack.endpoints as unknown as Omit<DemoEndpoints, 'dataPlaneCaPem'> & { servicesCaFile: string };
+  try {
+    const { outcomes } = await runReferenceScenario({ ...endpoints, dataPlaneCaPem: readFileSync(endpoints.servicesCaFile, 'utf8') }, (line) => console.log(`[demo] ${line}`));
+    console.log(`\n${renderOutcomes(outcomes)}\n`);
+    const wrong = outcomes.filter((o) => o.actual !== o.expected);
+    for (const o of wrong) console.error(`[demo] ${o.caller} → ${o.service}: expected ${o.expected}, got ${o.actual} (${o.status}) ${o.detail}`);
+    if (wrong.length > 0) {
+      console.error('[demo] the outcomes differ from the reference table: stopping');
+      await stack.stop();
+      process.exit(1);
+    }
+    console.log('[demo] all four outcomes match the reference table. Serving; Ctrl-C stops.');
+  } catch (error) {
+    console.error(`[demo] failed: ${error instanceof Error ? error.message : String(error)}`);
+    await stack.stop();
+    process.exit(1);
+  }
+}

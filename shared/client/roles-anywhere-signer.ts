@@ -148,6 +148,9 @@ export async function signCreateSessionRequest(input: Omit<CreateSessionInput, '
   const algorithm = signingAlgorithmFor(input.privateKey);
 
   const arns = { profileArn: input.profileArn, roleArn: input.roleArn, trustAnchorArn: input.trustAnchorArn };
+  for (const [name, value] of Object.entries(arns)) {
+    if (typeof value !== 'string' || !value.startsWith('arn:')) throw new RolesAnywhereError('InvalidArgument', 0, `createSession needs ${name} (an ARN), got ${JSON.stringify(value)}`);
+  }
   const query: Record<string, string> = input.arnsInBody === true ? {} : arns;
   const queryString = Object.keys(query)
     .sort()
