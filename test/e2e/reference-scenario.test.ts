@@ -49,7 +49,7 @@ describe('npm start (with the demo)', () => {
     const row = (call: string) => output.split('\n').find((l) => l.startsWith(`| ${call} `)) ?? '';
     expect(row('orders → billing')).toMatch(/\| ALLOWED \| as expected \| spiffe:\/\/example\.org\/service\/orders \(arn:aws:sts::111122223333:assumed-role\/trellis-local-workload\/[0-9a-f]+\)/);
     expect(row('orders → rates')).toMatch(/\| ALLOWED \| as expected \| spiffe:\/\/example\.org\/service\/orders /);
-    expect(row('reviews → billing')).toMatch(/\| DENIED  \| as expected \| — \(AccessDeniedException\)/);
+    expect(row('reviews → billing')).toMatch(/\| DENIED {2}\| as expected \| — \(AccessDeniedException\)/);
     expect(row('reviews → rates')).toMatch(/\| ALLOWED \| as expected \| spiffe:\/\/example\.org\/service\/reviews /);
 
     // Billing's and Rates' own structured log lines (from serverless offline) carry the claims.
