@@ -1,6 +1,7 @@
 /** dynalite as the local DynamoDB, with the tables of serverless.yml. */
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
+import { closeServer, listen } from './http-server';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 const require = createRequire(import.meta.url);
@@ -13,14 +14,8 @@ export interface LocalDynamo {
 
 export async function startDynalite(options: { port?: number; host?: string; path?: string; tables: CreateTableCommandInput[]; region: string }): Promise<LocalDynamo> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const endpoint = `http://${host}:${port}`;
+  const { port, urlHost } = await listen(server, options.port, options.host);
+  const endpoint = `http://${urlHost}:${port}`;
   const client = new DynamoDBClient({ endpoint, region: options.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   for (const table of options.tables) {
@@ -29,10 +24,6 @@ export async function startDynalite(options: { port?: number; host?: string; pat
   client.destroy();
   return {
     endpoint,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+    stop: () => closeServer(server)
   };
 }

@@ -4,9 +4,9 @@
  * out, errors as HTTP 400 with `{"__type","message"}` plus `x-amzn-ErrorType`. Point
  * `@aws-sdk/client-acm-pca` at `endpoint` and it works unchanged. SigV4 signatures are not checked.
  */
+import { closeServer, listen } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { OPERATIONS, AcmPcaService, type AcmPcaOperation, type IdempotencyMismatchPolicy } from './acm-pca-service';
 import { CertificateStore, type StoredCertificate } from './certificate-store';
@@ -134,16 +134,8 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
   };
 
   const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
-  const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { port, urlHost } = await listen(server, options.port, options.host);
+  const endpoint = `http://${urlHost}:${port}`;
   log({ level: 'INFO', message: 'listening', endpoint, caArn: ca.caArn });
 
   return {
@@ -157,10 +149,7 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
     isRevoked: (serialHex) => store.isRevoked(serialHex),
     revokedCertificates: () => store.revoked(),
     stop: async () => {
-      await new Promise<void>((resolve, reject) => {
-        server.close((err) => (err === undefined ? resolve() : reject(err)));
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       await store.flush();
     },
   };

@@ -15,9 +15,9 @@
  *
  * Debugging over HTTP (read-only JSON): GET /_local/events, /_local/deliveries, /_local/dead-letters.
  */
+import { closeServer, listen } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { compilePattern, type CompiledPattern } from './pattern';
 import {
   acceptEntry,
@@ -301,18 +301,10 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const { port, urlHost } = await listen(server, options.port, options.host);
 
   return {
-    endpoint: `http://${host}:${address.port}`,
+    endpoint: `http://${urlHost}:${port}`,
     ...api,
     async waitForIdle(timeoutMs = 10_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
@@ -336,10 +328,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
         wake();
       }
       sleeping.clear();
-      await new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
+      await closeServer(server);
     },
   };
 }

@@ -1,6 +1,6 @@
+import { closeServer, listen } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   cannotParse,
   conflict,
@@ -466,30 +466,17 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
   const server = createServer((req, res) => {
     void handle(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const endpointHost = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '[::1]' : host;
+  const { port, urlHost } = await listen(server, options.port, options.host);
 
   let stopped: Promise<void> | undefined;
   return {
-    endpoint: `http://${endpointHost}:${address.port}`,
+    endpoint: `http://${urlHost}:${port}`,
     store,
     injectFault: (fault) => {
       faults.push({ fault, remaining: fault.times ?? 1 });
     },
     stop: () => {
-      stopped ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err === undefined ? resolve() : reject(err)));
-        // SDK clients keep connections alive; close them so stop() does not wait for their idle timeout.
-        server.closeAllConnections();
-      });
+      stopped ??= closeServer(server);
       return stopped;
     },
   };

@@ -16,9 +16,9 @@
  * body and headers AWS sends for authentication failures are UNCONFIRMED; the AccessDeniedException text
  * for a policy denial follows IAM's wording).
  */
+import { closeServer, listen } from '../http-server';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { X509Certificate } from '@peculiar/x509';
 import { evaluatePolicy, PolicyDocumentError, type EvaluationResult } from '../../shared/policy/evaluator';
 import type { LatticeEventV2 } from '../../shared/lattice/target-event';
@@ -239,15 +239,8 @@ export async function startDataPlane(options: StartDataPlaneOptions): Promise<Da
   const servers: Server[] = [];
   const urls: Record<string, string> = {};
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-      ),
-    );
+    // A server that never started listening has nothing to close.
+    await Promise.all(servers.map((server) => (server.listening ? closeServer(server) : Promise.resolve())));
   };
 
   try {
@@ -256,14 +249,7 @@ export async function startDataPlane(options: StartDataPlaneOptions): Promise<Da
       // and the data plane decides per request (SigV4 callers need no certificate).
       const server = createServer({ key: tls.keyPem, cert: tls.certPem, requestCert: true, rejectUnauthorized: false });
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port === undefined || options.port === 0 ? 0 : options.port + index, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const { port } = server.address() as AddressInfo;
+      const { port, urlHost } = await listen(server, options.port === undefined || options.port === 0 ? 0 : options.port + index, host);
       server.on('request', (req: IncomingMessage, res: ServerResponse) => {
         handle(serviceName, functionName, port, req, res).catch((error: unknown) => {
           emit({ level: 'ERROR', message: 'data plane request failed', service: serviceName, error: error instanceof Error ? error.message : String(error) });
@@ -271,7 +257,7 @@ export async function startDataPlane(options: StartDataPlaneOptions): Promise<Da
           else res.destroy();
         });
       });
-      urls[serviceName] = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      urls[serviceName] = `https://${urlHost}:${port}`;
     }
   } catch (error) {
     await stop();

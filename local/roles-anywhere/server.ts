@@ -3,8 +3,8 @@
  * one profile, one role. Credentials it issues go into `credentials`, which the local Lattice
  * data plane reads (with verifySigV4Request) to authenticate SigV4 callers.
  */
+import { closeServer, listen } from '../http-server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { X509Certificate } from '@peculiar/x509';
 import { createSession, type AwsAnswer } from './create-session';
 import { InMemoryCredentialStore, parseRoleArn } from './credentials';
@@ -110,21 +110,12 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host ?? '127.0.0.1';
+  const { port, urlHost } = await listen(server, options.port, options.host);
   return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    endpoint: `http://${urlHost}:${port}`,
     port,
     region,
     credentials: store,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }
