@@ -29,3 +29,18 @@ export function closeServer(server: Server & { closeAllConnections?: () => void 
     server.closeAllConnections?.();
   });
 }
+
+/**
+ * Reads a request body of at most `maxBytes`; undefined when it is larger (the rest is drained,
+ * not kept), so each stand-in answers with its own service's error.
+ */
+export async function readBody(req: AsyncIterable<unknown>, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size <= maxBytes) chunks.push(buffer);
+  }
+  return size > maxBytes ? undefined : Buffer.concat(chunks);
+}

@@ -4,7 +4,7 @@
  * out, errors as HTTP 400 with `{"__type","message"}` plus `x-amzn-ErrorType`. Point
  * `@aws-sdk/client-acm-pca` at `endpoint` and it works unchanged. SigV4 signatures are not checked.
  */
-import { closeServer, listen } from '../http-server';
+import { closeServer, listen, readBody } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -61,18 +61,6 @@ export const CERTIFICATE_LOG_FILE = 'certificates.jsonl';
 
 const isOperation = (name: string): name is AcmPcaOperation => (OPERATIONS as readonly string[]).includes(name);
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => (size > MAX_BODY_BYTES ? reject(new PcaError('SerializationException', 'Request body is too large.')) : resolve(Buffer.concat(chunks))));
-    req.on('error', reject);
-  });
-}
 
 function send(res: ServerResponse, status: number, body: unknown, requestId: string, errorType?: string): void {
   const text = JSON.stringify(body);
@@ -110,7 +98,8 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
     try {
-      const body = await readBody(req);
+      const body = await readBody(req, MAX_BODY_BYTES);
+      if (body === undefined) throw new PcaError('SerializationException', 'Request body is too large.');
       if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/' || !target.startsWith(TARGET_PREFIX) || !isOperation(operation)) {
         throw new PcaError('UnknownOperationException', `Operation ${target || '(no X-Amz-Target)'} is not supported by the local ACM PCA emulator.`);
       }

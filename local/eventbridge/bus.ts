@@ -15,7 +15,7 @@
  *
  * Debugging over HTTP (read-only JSON): GET /_local/events, /_local/deliveries, /_local/dead-letters.
  */
-import { closeServer, listen } from '../http-server';
+import { closeServer, listen, readBody } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { compilePattern, type CompiledPattern } from './pattern';
@@ -281,7 +281,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     if (req.method !== 'POST' || path !== '/') {
       return sendJson(res, 404, { message: 'The local event bus serves POST / (AWS JSON 1.1) and GET /_local/*' });
     }
-    const raw = await readBody(req);
+    const raw = await readBody(req, MAX_BODY_BYTES);
     if (raw === undefined) return sendError(res, new AwsJsonError('ValidationException', 'Request body is too large.', 413));
     const target = req.headers['x-amz-target'];
     if (target !== 'AWSEvents.PutEvents') {
@@ -333,20 +333,6 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
   };
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);

@@ -1,4 +1,4 @@
-import { closeServer, listen } from '../http-server';
+import { closeServer, listen, readBody } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -342,16 +342,6 @@ const HANDLERS: Readonly<Record<LatticeOperation, Handler>> = {
 
 // ---- HTTP plumbing ----
 
-const readBody = async (req: IncomingMessage): Promise<Buffer | undefined> => {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(buffer);
-  }
-  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks);
-};
 
 const parseBody = (raw: Buffer | undefined): JsonObject => {
   if (raw === undefined) throw cannotParse(`The request body is larger than ${MAX_BODY_BYTES} bytes`);
@@ -430,7 +420,7 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
     let status: number;
     let errorType: string | undefined;
     try {
-      const raw = await readBody(req);
+      const raw = await readBody(req, MAX_BODY_BYTES);
       const route = matchRoute(method, pathSegments(rawPath));
       if (route === undefined) throw unknownOperation(method, rawPath);
       operation = route.operation;

@@ -16,7 +16,7 @@
  * body and headers AWS sends for authentication failures are UNCONFIRMED; the AccessDeniedException text
  * for a policy denial follows IAM's wording).
  */
-import { closeServer, listen } from '../http-server';
+import { closeServer, listen, readBody } from '../http-server';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { X509Certificate } from '@peculiar/x509';
@@ -82,20 +82,6 @@ export interface DataPlane {
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 export const DECISION_LOG_MESSAGE = 'authorization decision';
 
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => (size > MAX_BODY_BYTES ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks))));
-    req.on('error', reject);
-  });
-}
 
 function sendText(res: ServerResponse, status: number, text: string, errorType?: string): void {
   res.writeHead(status, {
@@ -175,13 +161,8 @@ export async function startDataPlane(options: StartDataPlaneOptions): Promise<Da
       port,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
     };
-    let body: Buffer;
-    try {
-      body = await readBody(req);
-    } catch (error) {
-      if (error instanceof BodyTooLarge) return sendText(res, 413, `the request body exceeds ${MAX_BODY_BYTES} bytes`, 'PayloadTooLargeException');
-      throw error;
-    }
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === undefined) return sendText(res, 413, `the request body exceeds ${MAX_BODY_BYTES} bytes`, 'PayloadTooLargeException');
 
     let caller: Caller = ANONYMOUS_CALLER;
     let policyVersion: number | undefined;

@@ -3,7 +3,7 @@
  * one profile, one role. Credentials it issues go into `credentials`, which the local Lattice
  * data plane reads (with verifySigV4Request) to authenticate SigV4 callers.
  */
-import { closeServer, listen } from '../http-server';
+import { closeServer, listen, readBody } from '../http-server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { X509Certificate } from '@peculiar/x509';
 import { createSession, type AwsAnswer } from './create-session';
@@ -42,18 +42,6 @@ export interface RolesAnywhereHandle {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 function answer(res: ServerResponse, result: AwsAnswer): void {
   const payload = JSON.stringify(result.body);
@@ -96,7 +84,7 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
     const path = q < 0 ? url : url.slice(0, q);
     if (path !== '/sessions') return answer(res, { status: 404, errorType: 'ResourceNotFoundException', body: { message: `no route for ${path}` } });
     if (req.method !== 'POST') return answer(res, { status: 405, errorType: 'MethodNotAllowedException', body: { message: 'use POST /sessions' } });
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) return answer(res, { status: 413, errorType: 'ValidationException', body: { message: 'request body too large' } });
     const result = await createSession({ method: 'POST', path, rawQuery: q < 0 ? '' : url.slice(q + 1), headers: req.headers, body }, config);
     emit({ level: result.status < 300 ? 'INFO' : 'WARN', message: 'CreateSession', status: result.status, ...(result.errorType === undefined ? {} : { error: result.errorType, reason: result.body.message }) });
