@@ -1,12 +1,32 @@
 import { defineConfig } from 'vitest/config';
 
+// Two cores. Unit and integration tests (in-process stand-ins) run first, two files at a time;
+// then the end-to-end files, one at a time, each booting the whole stack as `npm start` does
+// (their start-up time is asserted, so they do not compete with the rest for the cores).
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Two cores: forks keep the local servers (started once in global setup) out of the workers.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 20_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit+integration',
+          include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
