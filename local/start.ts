@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORTS, portsFromBase } from './ports';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runReferenceScenario, renderOutcomes, type DemoEndpoints } from './demo';
 import { startStack } from './stack';
 
@@ -66,7 +67,7 @@ setInterval(() => {
   if (process.ppid !== parent) void stop('parent exited');
 }, 500).unref();
 
-console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in .trellis/endpoints.json):`);
+console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in ${join(values['state-dir'] ?? '.trellis', 'endpoints.json')}):`);
 for (const [name, value] of Object.entries(stack.endpoints)) console.log(`  ${name.padEnd(14)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
 const demo = values.demo && !values['no-demo'];
 if (!demo) {
