@@ -100,7 +100,7 @@ async function enrol(base: string, name: string, spiffeId: string, log: (line: s
     return certifiesCsrKey(body.certificatePem, workload.csrPem) ? body : undefined;
   });
   log(`  SVID serial ${svid.serialNumber}, valid until ${svid.notAfter}`);
-  workload.useSvid({ certificatePem: svid.certificatePem });
+  workload.useSvid({ certificatePem: svid.certificatePem, ...(svid.chainPem ? { chainPems: [svid.chainPem] } : {}) });
   return workload;
 }
 

@@ -28,6 +28,8 @@ export interface StackOptions {
   stateDir?: string;
   /** Echo the functions' log lines to this stream as well as to .trellis/logs/functions.log. */
   echoFunctionLogs?: NodeJS.WritableStream;
+  /** Receives the stop function as soon as starting begins, so a signal during boot can stop what already runs. */
+  onStarting?: (stop: () => Promise<void>) => void;
   log?: (line: string) => void;
 }
 
@@ -55,7 +57,7 @@ async function waitFor(url: string, timeoutMs: number, child: ChildProcess): Pro
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}; see .trellis/logs/functions.log`);
+    if (hasExited(child)) throw new Error(`serverless offline exited (${child.exitCode ?? child.signalCode}); see .trellis/logs/functions.log`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.status < 500) return;
@@ -68,8 +70,12 @@ async function waitFor(url: string, timeoutMs: number, child: ChildProcess): Pro
   throw new Error(`${url} did not answer within ${timeoutMs} ms (${lastError})`);
 }
 
+/** A child killed by a signal has no exit code, only a signal code. */
+const hasExited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
+
+/** Signals the child's whole process group (its own children too), even when the leader already exited. */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null) return;
+  if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
@@ -85,9 +91,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
   const { ports } = options;
   const stoppers: (() => Promise<void>)[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const stop of stoppers.reverse()) await stop().catch(() => {});
-  };
+  let stopping: Promise<void> | undefined;
+  // Idempotent: a second call (Ctrl-C during a stop) waits for the first.
+  const stopAll = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (const stop of [...stoppers].reverse()) await stop().catch(() => {});
+    })());
+  options.onStarting?.(stopAll);
 
   try {
     // First: serverless.yml's local parameters name the local CA, whose ARN is known once it runs.
@@ -162,9 +172,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         options.echoFunctionLogs?.write(chunk);
       });
     }
+    // Last resort when this process dies without stopping (an uncaught error): no orphan keeps the ports.
+    const killOnExit = (): void => killGroup(child, 'SIGKILL');
+    process.once('exit', killOnExit);
     stoppers.push(async () => {
+      process.off('exit', killOnExit);
       killGroup(child, 'SIGTERM');
-      const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+      const exited = new Promise<void>((r) => (hasExited(child) ? r() : child.once('exit', () => r())));
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 2500);
       await exited;
       clearTimeout(timer);

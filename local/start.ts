@@ -17,7 +17,6 @@ import { startStack } from './stack';
 const { values } = parseArgs({
   options: {
     demo: { type: 'boolean', default: true },
-    'no-demo': { type: 'boolean', default: false },
     persist: { type: 'string' },
     'port-base': { type: 'string' },
     quiet: { type: 'boolean', default: false },
@@ -35,27 +34,17 @@ if (base !== undefined && !/^\d+$/.test(base)) {
 const ports = base === undefined ? DEFAULT_PORTS : portsFromBase(Number(base));
 const started = Date.now();
 
-const stack = await startStack({
-  root: process.cwd(),
-  ports,
-  persistDir: values.persist,
-  stateDir: values['state-dir'],
-  echoFunctionLogs: values.quiet ? undefined : process.stderr,
-  log: (line) => console.log(`[trellis] ${line}`),
-}).catch((error: unknown) => {
-  console.error(`[trellis] could not start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
-
+// Signals are handled from the first moment: Ctrl-C during boot stops what already runs.
+let stopStack: () => Promise<void> = async () => {};
 let stopping = false;
-const stop = async (signal: string): Promise<void> => {
+const stop = async (reason: string, code = 0): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  console.log(`[trellis] ${signal}: stopping`);
+  console.log(`[trellis] ${reason}: stopping`);
   const force = setTimeout(() => process.exit(1), 4500);
-  await stack.stop();
+  await stopStack();
   clearTimeout(force);
-  process.exit(0);
+  process.exit(code);
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -67,9 +56,26 @@ setInterval(() => {
   if (process.ppid !== parent) void stop('parent exited');
 }, 500).unref();
 
+const stack = await startStack({
+  root: process.cwd(),
+  ports,
+  persistDir: values.persist,
+  stateDir: values['state-dir'],
+  echoFunctionLogs: values.quiet ? undefined : process.stderr,
+  log: (line) => console.log(`[trellis] ${line}`),
+  onStarting: (stopFn) => {
+    stopStack = stopFn;
+  },
+}).catch(async (error: unknown) => {
+  console.error(`[trellis] could not start: ${error instanceof Error ? error.message : String(error)}`);
+  await stopStack();
+  process.exit(1);
+});
+if (stopping) await new Promise(() => {}); // a signal arrived during boot: stop() exits
+
 console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in ${join(values['state-dir'] ?? '.trellis', 'endpoints.json')}):`);
 for (const [name, value] of Object.entries(stack.endpoints)) console.log(`  ${name.padEnd(14)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
-const demo = values.demo && !values['no-demo'];
+const demo = values.demo; // --no-demo (allowNegative) sets it false
 if (!demo) {
   console.log('[trellis] demo skipped (--no-demo); serving. Ctrl-C stops.');
 } else {
@@ -81,14 +87,12 @@ if (!demo) {
     const wrong = outcomes.filter((o) => o.actual !== o.expected);
     for (const o of wrong) console.error(`[demo] ${o.caller} → ${o.service}: expected ${o.expected}, got ${o.actual} (${o.status}) ${o.detail}`);
     if (wrong.length > 0) {
-      console.error('[demo] the outcomes differ from the reference table: stopping');
-      await stack.stop();
-      process.exit(1);
+      console.error('[demo] the outcomes differ from the reference table');
+      await stop('demo failed', 1);
     }
     console.log('[demo] all four outcomes match the reference table. Serving; Ctrl-C stops.');
   } catch (error) {
     console.error(`[demo] failed: ${error instanceof Error ? error.message : String(error)}`);
-    await stack.stop();
-    process.exit(1);
+    await stop('demo failed', 1);
   }
 }

@@ -9,7 +9,7 @@ const deps = grantsDeps();
 
 export const handler = async (event: EventBridgeEvent<'WorkloadDeleted', unknown>): Promise<{ removed: string[] }> => {
   const detail = parseDetail('WorkloadDeleted', event.detail);
-  const removed = await removeWorkloadGrants(deps, detail.spiffeId);
+  const removed = await removeWorkloadGrants(deps, detail.spiffeId, detail.occurredAt);
   logger.info('grants of a deleted workload removed', { spiffeId: detail.spiffeId, removed: removed.map((g) => g.id) });
   return { removed: removed.map((g) => g.id) };
 };

@@ -157,10 +157,16 @@ export async function startDataPlane(options: StartDataPlaneOptions): Promise<Da
       method: (req.method ?? 'GET').toUpperCase(),
       path: q < 0 ? url : url.slice(0, q),
       query: parseQuery(q < 0 ? '' : url.slice(q + 1)),
-      headers: distinctHeaders(req.headers),
+      headers: distinctHeaders(req.headersDistinct),
       port,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
     };
+    // The policy is matched against the path as sent, and a path prefix grant is a StringLike on it:
+    // a path that a target could normalise elsewhere (/public/../admin, //, %2E, %2F) is refused
+    // rather than judged. (Whether Lattice normalises first is not documented; refusing is the safe side.)
+    if (/(^|\/)\.\.?(\/|$)|\/\/|%2[ef]/i.test(request.path)) {
+      return sendText(res, 400, 'BadRequestException: the request path has dot segments, an empty segment or an encoded "." or "/"', 'BadRequestException');
+    }
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body === undefined) return sendText(res, 413, `the request body exceeds ${MAX_BODY_BYTES} bytes`, 'PayloadTooLargeException');
 

@@ -203,11 +203,14 @@ export async function listGrants(deps: GrantsDeps, query: GrantQuery, limit: num
  * grants name no workload and stay). Each deletion emits GrantChanged for its service.
  * CallerIndex is eventually consistent: a grant created in the same instant as the deletion may
  * survive; a second delivery of the event (at least once) or DELETE /grants/{id} removes it.
+ * Grants created after `deletedAt` belong to a later registration of the same SPIFFE ID and stay.
  */
-export async function removeWorkloadGrants(deps: GrantsDeps, spiffeId: string): Promise<Grant[]> {
+export async function removeWorkloadGrants(deps: GrantsDeps, spiffeId: string, deletedAt: string): Promise<Grant[]> {
   const removed: Grant[] = [];
   for (const grant of await deps.grants.allOfCaller(spiffeId)) {
     if (grant.caller !== spiffeId || grant.kind !== 'exact') continue;
+    // Granted after the deletion (to a workload registered again): a late or repeated event must not take it.
+    if (grant.createdAt > deletedAt) continue;
     try {
       removed.push(await deleteGrant(deps, grant.id, 'workload-deleted'));
     } catch (error) {

@@ -147,6 +147,11 @@ function pathRule(path: string): { rule: string; message: string } | undefined {
     return { rule: 'path-chars', message: 'a path prefix uses only URL path characters: letters, digits, and - . _ ~ % ! & \' ( ) + , ; = : @ /' };
   }
   if (path.length > MAX_PATH_PREFIX_LENGTH) return { rule: 'path-length', message: `a path prefix is at most ${MAX_PATH_PREFIX_LENGTH} characters` };
+  // Whether Lattice normalises the request path before matching is not documented: a prefix with a
+  // dot segment or an encoded "." or "/" could then be walked out of (/public/../admin).
+  if (/(^|\/)\.\.?(\/|$)/.test(path) || /%2[ef]/i.test(path)) {
+    return { rule: 'path-traversal', message: 'a path prefix has no "." or ".." segment and no encoded "." or "/" (%2E, %2F)' };
+  }
   return undefined;
 }
 

@@ -89,7 +89,6 @@ export class DynamoRateLimiter implements RateLimiter {
         // A slot is only good on time: a caller that wakes up (or got its answer) late would call
         // close to the next slot's caller. Late by more than the tolerance, it lets the slot go
         // unused (that only costs throughput) and takes a new one.
-        if (process.env.RLDEBUG) process.stderr.write(`SLOT ${slot} LATE ${this.now() - slot}\n`);
         if (this.now() - slot <= this.lateToleranceMs) return slot;
         continue;
       }

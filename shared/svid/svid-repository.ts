@@ -272,14 +272,17 @@ export class SvidRepository {
   /**
    * Marks the workload deleted at `deletedAt` (creating the item if it has none, so an issuer still
    * running cannot store a certificate afterwards) and drops the SVID itself; the serials stay for
-   * revocation. Undefined when a later deletion is already recorded.
+   * revocation. Undefined when a later deletion is already recorded, or the workload was registered
+   * again after `deletedAt`.
    */
   async markDeleted(workloadId: string, spiffeId: string, deletedAt: string, expiresAt: number): Promise<SvidState | undefined> {
     return this.update({
       workloadId,
       set: ['deletedAt = :at', 'spiffeId = if_not_exists(spiffeId, :spiffeId)', 'expiresAt = :expiresAt', 'revision = if_not_exists(revision, :zero)'],
       remove: ['svid', 'inFlight', 'dueShard', 'dueAt'],
-      condition: 'attribute_not_exists(deletedAt) OR deletedAt <= :at',
+      // A late or repeated deletion of an earlier incarnation must not touch a workload registered
+      // again (same SPIFFE ID, same id) after it.
+      condition: '(attribute_not_exists(deletedAt) OR deletedAt <= :at) AND (attribute_not_exists(workloadCreatedAt) OR workloadCreatedAt <= :at)',
       values: { ':at': deletedAt, ':spiffeId': spiffeId, ':expiresAt': expiresAt, ':zero': 0 },
     });
   }
