@@ -1,3 +1,4 @@
+import { request as httpsRequest } from 'node:https';
 /**
  * The local Lattice data plane end to end in the test process: SVIDs signed by the local ACM PCA's CA,
  * Roles Anywhere credentials from the local CreateSession (shared/client), auth policies compiled from
@@ -261,6 +262,26 @@ describe('the local Lattice data plane', () => {
       expect(res.status).toBe(403);
       expect(res.body).toBe(deniedText('anonymous', 'billing', '/charges'));
       expect(lastDecision()).toMatchObject({ authenticatedBy: 'anonymous', caller: 'anonymous', tags: {}, decision: 'ImplicitDeny' });
+    });
+
+    it('refuses a path a target could normalise out of a granted prefix (dot segments, //, encoded . or /)', async () => {
+      // node:https sends the path as given (a WHATWG URL would resolve the dot segments first).
+      const rawGet = (path: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const target = new URL(urls.billing ?? '');
+          const req = httpsRequest({ host: target.hostname, port: target.port, path, method: 'GET', ca: tlsCa }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      for (const path of ['/public/../admin', '/public/./x', '/public//x', '/public/%2e%2e/admin', '/public/%2Fadmin']) {
+        const res = await rawGet(path);
+        expect(res.status, path).toBe(400);
+        expect(res.body).toContain('BadRequestException');
+      }
     });
 
     it('refuses an expired certificate', async () => {
