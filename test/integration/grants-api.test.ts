@@ -218,4 +218,21 @@ describe('deleting a workload', () => {
     expect(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('billing'))?.policy).not.toContain(spiffeId);
     expect(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('rates'))?.policy).not.toContain(spiffeId);
   });
+
+  it('a late or repeated WorkloadDeleted leaves the grants of the same SPIFFE ID registered again afterwards', async () => {
+    const spiffeId = 'spiffe://example.org/service/returning';
+    const register = () => h.stack.invoke('workloads', apiEvent({ method: 'POST', resource: '/workloads', callerArn: ADMIN, body: { spiffeId, selectors: { awsPrincipalArns: [] } } }));
+    const id = (parseResult(await register()).body as { id: string }).id;
+    expect(parseResult(await h.stack.invoke('workloads', apiEvent({ method: 'DELETE', resource: '/workloads/{id}', path: { id }, callerArn: ADMIN }))).status).toBe(204);
+    await h.stack.bus.waitForIdle(10_000);
+    const oldDeletion = h.stack.bus.events().find((e) => e['detail-type'] === 'WorkloadDeleted' && (e.detail as { spiffeId: string }).spiffeId === spiffeId);
+    expect(oldDeletion).toBeDefined();
+
+    expect(parseResult(await register()).status).toBe(201);
+    const grant = (await create({ service: 'billing', caller: spiffeId })).body as GrantBody;
+    await h.stack.bus.waitForIdle(10_000);
+    // the old deletion delivered again (EventBridge retry, DLQ replay, outbox sweep)
+    expect(await h.stack.invoke('grantsCleanup', oldDeletion)).toEqual({ removed: [] });
+    expect((await h.api({ method: 'GET', resource: '/grants/{id}', path: { id: grant.id } })).status).toBe(200);
+  });
 });
