@@ -210,7 +210,7 @@ export async function removeWorkloadGrants(deps: GrantsDeps, spiffeId: string, d
   for (const grant of await deps.grants.allOfCaller(spiffeId)) {
     if (grant.caller !== spiffeId || grant.kind !== 'exact') continue;
     // Granted after the deletion (to a workload registered again): a late or repeated event must not take it.
-    if (grant.createdAt > deletedAt     if (grant.createdAt > deletedAt) continue;    if (grant.createdAt > deletedAt) continue; process.env.X_NOPE) continue;
+    if (grant.createdAt > deletedAt) continue;
     try {
       removed.push(await deleteGrant(deps, grant.id, 'workload-deleted'));
     } catch (error) {
