@@ -112,10 +112,25 @@ export async function listServices(
   return deps.services.page(limit, startKey);
 }
 
+/**
+ * One Lattice service is managed under one name: two names syncing the same ARN would overwrite
+ * each other's policy, and one name's callers would reach the other's service.
+ */
+async function refuseArnOfAnotherService(deps: GrantsDeps, name: string, arn: string): Promise<void> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.services.page(100, startKey);
+    const other = page.items.find((s) => s.arn === arn && s.name !== name);
+    if (other) throw new TrellisError('ServiceArnInUse', 409, `${arn} is already managed as service "${other.name}"; one Lattice service has one name`);
+    startKey = page.lastKey;
+  } while (startKey);
+}
+
 /** PUT /services/{name}: registers the service or points it at a new ARN (then source "api"). */
 export async function registerService(deps: GrantsDeps, name: string, arn: string): Promise<{ service: ManagedService; created: boolean }> {
   checkServiceName(name);
   await ensureConfiguredServices(deps);
+  await refuseArnOfAnotherService(deps, name, arn);
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const now = clock(deps);
     const current = await deps.services.get(name);

@@ -33,6 +33,13 @@ describe('GET /services', () => {
 });
 
 describe('PUT /services/{name}', () => {
+  it('refuses an ARN already managed under another name (409 ServiceArnInUse)', async () => {
+    const res = await h.api({ method: 'PUT', resource: '/services/{name}', path: { name: 'billing-copy' }, body: { arn: h.arnOf('billing') } });
+    expect(res.status).toBe(409);
+    expect((res.body as ErrorBody).error.code).toBe('ServiceArnInUse');
+    expect((res.body as ErrorBody).error.message).toContain('"billing"');
+  });
+
   it('registers (201), re-registers unchanged (200), moves to a new ARN (200, ServiceRegistered with previousArn)', async () => {
     const first = h.stack.standIns.lattice.store.createService({ name: 'inventory', authType: 'AWS_IAM' }).service.arn;
     const second = h.stack.standIns.lattice.store.createService({ name: 'inventory-v2', authType: 'AWS_IAM' }).service.arn;
