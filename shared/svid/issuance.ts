@@ -347,7 +347,11 @@ export async function issueSvid(deps: IssuerDeps, request: SvidRequested, budget
 
   // 6. Wait for it (bounded), then check it against the X509-SVID rules before anyone sees it.
   const fetched = await waitForCertificate(deps, certificateArn);
-  if (!fetched.ok) return fail(deps, request, fetched, currentSvid);
+  if (!fetched.ok) {
+    // ACM PCA may still issue it after we stop waiting: revoke it so no unrecorded certificate stays valid.
+    const revoked = await abandonCertificate(deps, request, serialFromCertificateArn(certificateArn), 'SUPERSEDED');
+    return fail(deps, request, fetched, currentSvid, revoked);
+  }
   let bundlePem: string;
   try {
     bundlePem = await withPcaRetries(deps, () => deps.ca.bundlePem());

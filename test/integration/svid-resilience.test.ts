@@ -165,7 +165,7 @@ describe('PCA answers that end a request', () => {
     expect(stack.standIns.acmPca.isRevoked(String(revoked?.detail.serialNumber))).toBe(true);
   });
 
-  it('a certificate that never becomes ready ends as certificate-not-ready after the bounded wait', async () => {
+  it('a certificate that never becomes ready ends as certificate-not-ready after the bounded wait, and is revoked', async () => {
     const inProgress = Object.assign(new Error('The request is still in progress.'), { name: 'RequestInProgressException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
     const deps = depsWith(
       (real) => ({ ...bind(real), getCertificate: () => Promise.reject(inProgress) }),
@@ -175,6 +175,10 @@ describe('PCA answers that end a request', () => {
     const started = performance.now();
     expect(await issueSvid(deps, request, budget())).toEqual({ outcome: 'failed', reason: 'certificate-not-ready' });
     expect(performance.now() - started).toBeLessThan(2_000);
+    // ACM PCA could still issue it after the wait: it is revoked, so no unrecorded certificate stays valid
+    const revoked = (await eventsOf(stack, 'SvidRevoked')).find((e) => e.detail.workloadId === request.workloadId);
+    expect(revoked?.detail).toMatchObject({ reason: 'SUPERSEDED' });
+    expect(stack.standIns.acmPca.isRevoked(String(revoked?.detail.serialNumber))).toBe(true);
   });
 
   it('a CA that does not exist: pca-rejected, with the service error in the message', async () => {
