@@ -58,7 +58,9 @@ export type Trigger = 'GrantChanged' | 'ServiceRegistered' | 'reconcile';
 const clock = (deps: { now?: () => Date }): Date => (deps.now ? deps.now() : new Date());
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-const toCompilerGrant = (g: StoredGrant): CompilerGrant => ({
+type CompilableGrant = Pick<StoredGrant, 'id' | 'caller' | 'methods' | 'pathPrefixes'>;
+
+const toCompilerGrant = (g: CompilableGrant): CompilerGrant => ({
   id: g.id,
   caller: g.caller,
   ...(g.methods === undefined ? {} : { methods: g.methods }),
@@ -76,7 +78,7 @@ export interface TooLarge {
 export type Compilation = { ok: true; compiled: CompiledPolicy } | { ok: false; tooLarge: TooLarge };
 
 /** Compiles a service's grants; over the size limit it reports the size, the limit and the compiler's suggestions. */
-export function compileService(grants: readonly StoredGrant[], serviceArn: string, settings: CompileSettings): Compilation {
+export function compileService(grants: readonly CompilableGrant[], serviceArn: string, settings: CompileSettings): Compilation {
   const options = { serviceArn, principalArn: settings.principalArn, trustDomain: settings.trustDomain, ...(settings.issuerOu ? { issuerOu: settings.issuerOu } : {}) };
   const limit = settings.maxBytes ?? DEFAULT_MAX_POLICY_BYTES;
   const input = grants.map(toCompilerGrant);
@@ -312,6 +314,25 @@ export interface ServicePolicyView {
  * limit), pending (a grant change is newer than the last applied version), drifted (nothing is
  * pending yet they differ: changed outside Trellis; the scheduled reconcile repairs it).
  */
+/**
+ * POST /grants refuses a grant that would take the service's auth policy over the quota: the sync
+ * would keep the previous policy, so the grant could never take effect. (Concurrent creations can
+ * still cross the quota together; the sync then keeps the last policy that fit and emits
+ * PolicySyncFailed.)
+ */
+export async function refuseGrantOverQuota(deps: PolicyDeps, service: StoredService, grant: Omit<CompilableGrant, 'id'>): Promise<void> {
+  const grants = await deps.grants.allOfService(service.name);
+  const compilation = compileService([...grants, { ...grant, id: 'candidate' }], service.arn, deps.compile);
+  if (compilation.ok) return;
+  const { bytes, limit, suggestions } = compilation.tooLarge;
+  throw new TrellisError(
+    'PolicyTooLarge',
+    422,
+    `With this grant the auth policy of ${service.name} would be ${bytes} bytes, over the ${limit}-byte Lattice quota; replace exact grants by prefix grants${suggestions.length > 0 ? ` (${suggestions.join('; ')})` : ''}`,
+    { details: [{ field: 'caller', rule: 'policy-too-large', message: `the policy would be ${bytes} bytes; the limit is ${limit}` }, ...suggestions.map((message) => ({ field: 'caller', rule: 'use-prefix-grant', message }))] },
+  );
+}
+
 export async function describeServicePolicy(deps: PolicyDeps, service: StoredService): Promise<ServicePolicyView> {
   const grants = await deps.grants.allOfService(service.name);
   const compilation = compileService(grants, service.arn, deps.compile);

@@ -114,7 +114,14 @@ describe('the size limit', () => {
     const puts = store.putCount(arn);
 
     await grant({ service: 'bulky', caller: 'spiffe://example.org/team/w7', pathPrefixes: [long(7)] });
-    await grant({ service: 'bulky', caller: 'spiffe://example.org/team/w8', pathPrefixes: [long(8)] });
+    // The API refuses the grant that would cross the quota, naming the size and the way out...
+    const refused = await h.api({ method: 'POST', resource: '/grants', body: { service: 'bulky', caller: 'spiffe://example.org/team/w8', pathPrefixes: [long(8)] } });
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ error: { code: 'PolicyTooLarge', message: expect.stringContaining('10000-byte'), details: expect.arrayContaining([expect.objectContaining({ rule: 'policy-too-large' })]) } });
+    // ...but grants created concurrently can still cross it together: the sync must hold then too.
+    const { createGrant } = await import('../../shared/grants/service');
+    const { grantsDeps } = await import('../../shared/grants/deps');
+    await createGrant(grantsDeps(), { service: 'bulky', caller: 'spiffe://example.org/team/w8', pathPrefixes: [long(8)] });
     await h.stack.bus.waitForIdle(10_000);
 
     const failed = (await h.events('PolicySyncFailed')).filter((e) => e.service === 'bulky');
