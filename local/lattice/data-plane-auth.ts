@@ -13,6 +13,7 @@
  *  Neither → anonymous (Lattice evaluates unsigned requests as the anonymous principal; Trellis's
  *  compiled policies never allow it, so the answer is 403).
  */
+import { LATTICE_SIGNING_NAME } from '../../shared/client/sigv4-request';
 import '../../shared/svid/reflect-shim';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -24,7 +25,6 @@ import { checkCertificate } from '../roles-anywhere/certificate-checks';
 import { sessionPrincipalFor, type CredentialStore } from '../roles-anywhere/credentials';
 import { sigV4PartsFromIncoming, verifySigV4Request } from '../roles-anywhere/sigv4-verify';
 
-export const LATTICE_SIGNING_NAME = 'vpc-lattice-svcs';
 
 export type AuthMethod = 'sigv4' | 'mtls' | 'anonymous';
 

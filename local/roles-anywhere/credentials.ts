@@ -2,9 +2,10 @@
  * Temporary credentials issued by the local Roles Anywhere, and the store the local Lattice data
  * plane reads to authenticate SigV4 callers (as STS-backed sessions are on AWS).
  */
+import { readSanNames } from '../../shared/svid/san';
 import '../../shared/svid/reflect-shim';
 import { createHash, randomBytes } from 'node:crypto';
-import { SubjectAlternativeNameExtension, type X509Certificate } from '@peculiar/x509';
+import { type X509Certificate } from '@peculiar/x509';
 import { principalTagsFromCertificate, sessionNameFromCertificate } from '../../shared/svid/principal-tags';
 import { sourceIdentityOf } from './principal-tags';
 
@@ -97,7 +98,7 @@ export const roleIdFor = (roleArn: string): string => `AROA${base32(createHash('
 
 function firstUriSan(cert: X509Certificate): string {
   try {
-    return cert.getExtension(SubjectAlternativeNameExtension)?.names.items.find((n) => n.type === 'url')?.value ?? '';
+    return readSanNames(cert.extensions).find((n) => n.type === 'uri')?.value ?? '';
   } catch {
     return '';
   }

@@ -9,6 +9,7 @@
  * Not supported locally: SigV4A (`AWS4-ECDSA-P256-SHA256`) and presigned (query-string) auth;
  * both are answered `malformed` / `missing`.
  */
+import { headerValue } from './x509-request-verify';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -56,10 +57,7 @@ const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 const failure = (reason: SigV4FailureReason, message: string): { ok: false; reason: SigV4FailureReason; message: string } => ({ ok: false, reason, message });
 
-function header(headers: SigV4RequestParts['headers'], name: string): string | undefined {
-  const value = headers[name] ?? headers[Object.keys(headers).find((k) => k.toLowerCase() === name) ?? ''];
-  return Array.isArray(value) ? value.join(',') : value;
-}
+const header = headerValue;
 
 interface ParsedAuthorization {
   accessKeyId: string;

@@ -45,8 +45,9 @@ const fail = (message: string): X509AuthResult => ({ ok: false, message });
 const sha256Hex = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
+/** A header by lower-case name (also when the map kept another casing), repeated values joined with ",". */
+export function headerValue(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name] ?? headers[Object.keys(headers).find((k) => k.toLowerCase() === name) ?? ''];
   return Array.isArray(value) ? value.join(',') : value;
 }
 
