@@ -11,7 +11,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
 import { busNames, functionName, loadServerlessConfig, ruleDefinitions, tableDefinitions } from './serverless-config';
-import { LOCAL_IDENTITY, startStandIns, type StandIns } from './stand-ins';
+import { LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
 import { startDataPlane } from './lattice/data-plane';
 import { latticeTargetFunctions } from './lattice/data-plane-targets';
 import type { Ports } from './ports';
@@ -194,11 +194,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const dataPlaneLog = createWriteStream(join(stateDir, 'logs', 'data-plane.log'), { flags: 'w' });
     stoppers.push(() => new Promise<void>((r) => dataPlaneLog.end(() => r())));
     const dataPlane = await startDataPlane({
-      store: standIns.lattice.store,
-      credentials: standIns.rolesAnywhere.credentials,
-      trustBundle: () => [standIns.acmPca.caCertificatePem],
-      roleArn: LOCAL_IDENTITY.workloadRoleArn,
-      isRevoked: (cert) => standIns.acmPca.isRevoked(cert.serialNumber),
+      ...dataPlaneIdentity(standIns),
       stateDir,
       host,
       port: ports.dataPlane,

@@ -12,7 +12,7 @@ import { busNames, functionEnvironment, functionKeys, loadServerlessConfig, rule
 import { resetConfigCache } from '../../shared/config';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { LOCAL_IDENTITY, startStandIns, type StandIns } from '../../local/stand-ins';
+import { dataPlaneIdentity, startStandIns, type StandIns } from '../../local/stand-ins';
 import { startDataPlane, type DataPlane, type StartDataPlaneOptions } from '../../local/lattice/data-plane';
 import { latticeTargetFunctions } from '../../local/lattice/data-plane-targets';
 
@@ -131,11 +131,7 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     dataPlaneOptions === undefined
       ? undefined
       : await startDataPlane({
-          store: standIns.lattice.store,
-          credentials: standIns.rolesAnywhere.credentials,
-          trustBundle: () => [standIns.acmPca.caCertificatePem],
-          roleArn: LOCAL_IDENTITY.workloadRoleArn,
-          isRevoked: (cert) => standIns.acmPca.isRevoked(cert.serialNumber),
+          ...dataPlaneIdentity(standIns),
           stateDir,
           ...dataPlaneOptions,
           services: latticeTargetFunctions(config),
