@@ -18,6 +18,9 @@ const base = {
   occurredAt: z.iso.datetime(),
 };
 
+/** What started a policy sync (shared/policy-sync/sync.ts derives its Trigger type from this). */
+const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']);
+
 const workload = z.object({
   id: z.string(),
   spiffeId: z.string(),
@@ -117,7 +120,7 @@ export const eventSchemas = {
       statements: z.number().int(),
       grants: z.number().int(),
       desiredVersion: z.number().int(),
-      trigger: z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']),
+      trigger: syncTrigger,
       triggerEventId: z.string().nullable(),
     })
     .describe("The service's auth policy now is the compilation of its grants as read after `desiredVersion`."),
@@ -132,7 +135,7 @@ export const eventSchemas = {
       limit: z.number().int().nullable().describe('PolicyTooLarge: the auth policy size limit'),
       suggestions: z.array(z.string()),
       willRetry: z.boolean().describe('true for transient failures (the event is retried); false when only a grant change can help'),
-      trigger: z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']),
+      trigger: syncTrigger,
       triggerEventId: z.string().nullable(),
     })
     .describe('The policy of `service` could not be applied; the previously applied policy stays in force.'),

@@ -28,7 +28,7 @@
 import { createHash } from 'node:crypto';
 import { TrellisError } from '../errors';
 import type { EventPublisher } from '../events/publisher';
-import { pendingEvent } from '../events/catalog';
+import { pendingEvent, type EventDetail } from '../events/catalog';
 import type { StoredGrant } from '../grants/grant-repository';
 import type { StoredService } from '../grants/service-repository';
 import { ensureConfiguredServices, type GrantsDeps } from '../grants/service';
@@ -53,7 +53,7 @@ export interface PolicyDeps extends GrantsDeps {
   maxIterations?: number;
 }
 
-export type Trigger = 'GrantChanged' | 'ServiceRegistered' | 'reconcile';
+export type Trigger = EventDetail<'PolicyApplied'>['trigger'];
 
 const clock = (deps: { now?: () => Date }): Date => (deps.now ? deps.now() : new Date());
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
