@@ -5,7 +5,6 @@
  * of evaluating an auth policy at the 10 KB quota on its own.
  * Run alone: `node --import tsx bench/run.ts data-plane`.
  */
-import '../shared/svid/reflect-shim';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,9 +14,9 @@ import { startDataPlane } from '../local/lattice/data-plane';
 import { createServerTls } from '../local/lattice/data-plane-tls';
 import { LOCAL_IDENTITY, startStandIns } from '../local/stand-ins';
 import { handler as billing } from '../functions/billing/handler';
-import { privateKeyPemFor } from '../shared/client/mtls-request';
-import { signLatticeRequest } from '../shared/client/sigv4-request';
-import { Workload } from '../shared/client/workload';
+import { privateKeyPemFor } from '@trellis/client';
+import { signLatticeRequest } from '@trellis/client';
+import { Workload } from '@trellis/client';
 import { logger } from '../shared/logger';
 import { compilePolicy, DEFAULT_MAX_POLICY_BYTES, INVOKE_ACTION, type Grant } from '../shared/policy/compiler';
 import { preparePolicy, type EvaluationRequest } from '../shared/policy/evaluator';

@@ -11,7 +11,6 @@
  * (the issuer reads its rate limit once, at load): with the stage's rate limit (20 IssueCertificate
  * calls/s, spaced for 18.2/s) and with the limit lifted, to show what the pipeline itself can do.
  */
-import '../shared/svid/reflect-shim';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -3,11 +3,10 @@
  * would: two workloads make their own key pairs and CSRs, get registered, wait for their SVIDs,
  * the three reference grants are created, and each workload obtains Roles Anywhere credentials
  * with its SVID and calls Billing and Rates through the Lattice data plane with SigV4.
- * Only HTTP APIs and the workload client module (shared/client) are used.
+ * Only HTTP APIs and the workload client module (@trellis/client, client/) are used.
  */
-import '../shared/svid/reflect-shim';
-import { Pkcs10CertificateRequest, X509Certificate } from '@peculiar/x509';
-import { Workload, type RolesAnywhereSettings } from '../shared/client/workload';
+import { Pkcs10CertificateRequest, X509Certificate } from '../shared/x509';
+import { Workload, type RolesAnywhereSettings } from '@trellis/client';
 
 /** True when the certificate certifies the key the CSR was made with. */
 function certifiesCsrKey(certificatePem: string, csrPem: string): boolean {

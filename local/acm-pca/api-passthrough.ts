@@ -7,7 +7,6 @@
  * UniformResourceIdentifier over 253 characters) answers InvalidArgsException, not the
  * ValidationException used for top-level members, as the project brief asks.
  */
-import '../../shared/svid/reflect-shim';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
@@ -18,7 +17,7 @@ import {
   SubjectAlternativeNameExtension,
   type JsonGeneralName,
   type JsonNameParams,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 import { derIa5String, derOid, derSequence } from './der';
 import { pcaError } from './pca-error';
 import { parseMembers, STRICT_BASE64 } from './wire-validation';

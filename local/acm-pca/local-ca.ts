@@ -8,7 +8,6 @@
  * creation time). ca.json is written last, so a crash while creating leaves no half-made CA behind:
  * without ca.json a new CA is created.
  */
-import '../../shared/svid/reflect-shim';
 import { randomUUID, type webcrypto } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import {
   SubjectKeyIdentifierExtension,
   X509Certificate,
   X509CertificateGenerator,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 import { OID, parseApiPassthrough, passthroughExtensions, subjectName } from './api-passthrough';
 import { pcaError } from './pca-error';
 import { resolveTemplate } from './templates';

@@ -13,11 +13,10 @@
  *  Neither → anonymous (Lattice evaluates unsigned requests as the anonymous principal; Trellis's
  *  compiled policies never allow it, so the answer is 403).
  */
-import { LATTICE_SIGNING_NAME } from '../../shared/client/sigv4-request';
-import '../../shared/svid/reflect-shim';
+import { LATTICE_SIGNING_NAME } from '@trellis/client';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '../../shared/x509';
 import { ANONYMOUS_PRINCIPAL } from '../../shared/policy/evaluator';
 import { parseSpiffeId } from '../../shared/spiffe/spiffe-id';
 import { readSanNames } from '../../shared/svid/san';

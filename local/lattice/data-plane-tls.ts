@@ -8,7 +8,6 @@
  * workloads' trust domain". A fresh CA and server certificate are made on every start (a few ms of P-256
  * work); the CA PEM is written to `<stateDir>/lattice-data-plane-ca.pem` for `curl --cacert`.
  */
-import '../../shared/svid/reflect-shim';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import {
   AuthorityKeyIdentifierExtension,
   X509CertificateGenerator,
   type JsonGeneralName,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 
 export const DATA_PLANE_CA_FILE = 'lattice-data-plane-ca.pem';
 

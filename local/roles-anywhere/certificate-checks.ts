@@ -9,8 +9,7 @@
  * path ends at a trust anchor, so those are checked here. Not checked locally: pathLenConstraint,
  * name constraints, policies, CRLs (an `isRevoked` hook covers revocation).
  */
-import '../../shared/svid/reflect-shim';
-import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, PemConverter, X509Certificate, X509ChainBuilder } from '@peculiar/x509';
+import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, PemConverter, X509Certificate, X509ChainBuilder } from '../../shared/x509';
 
 export type CertificateCheck = { ok: true; chain: X509Certificate[]; warnings: string[] } | { ok: false; message: string };
 

@@ -3,7 +3,7 @@
  * against the trust anchor, check the ARNs and duration, issue a session and store it.
  * Errors are answered as Roles Anywhere does (restJson1: status, x-amzn-ErrorType, `{message}`).
  */
-import type { X509Certificate } from '@peculiar/x509';
+import type { X509Certificate } from '../../shared/x509';
 import { checkCertificate } from './certificate-checks';
 import { createSessionResponseBody, issueSession, subjectArnFor, type InMemoryCredentialStore } from './credentials';
 import { verifyX509Request, type SignedRequestParts } from './x509-request-verify';

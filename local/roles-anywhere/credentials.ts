@@ -3,9 +3,8 @@
  * plane reads to authenticate SigV4 callers (as STS-backed sessions are on AWS).
  */
 import { readSanNames } from '../../shared/svid/san';
-import '../../shared/svid/reflect-shim';
 import { createHash, randomBytes } from 'node:crypto';
-import { type X509Certificate } from '@peculiar/x509';
+import { type X509Certificate } from '../../shared/x509';
 import { principalTagsFromCertificate, sessionNameFromCertificate } from '../../shared/svid/principal-tags';
 import { sourceIdentityOf } from './principal-tags';
 

@@ -3,8 +3,7 @@
  * name come from shared/svid/principal-tags.ts (one derivation for Roles Anywhere, the Lattice
  * data plane's mTLS path and the tests), see sessionPrincipalFor in credentials.ts.
  */
-import '../../shared/svid/reflect-shim';
-import type { X509Certificate } from '@peculiar/x509';
+import type { X509Certificate } from '../../shared/x509';
 
 const COMMON_NAME_OID = '2.5.4.3';
 

@@ -5,7 +5,7 @@
  */
 import { closeServer, listen, readBody } from '../http-server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { X509Certificate } from '@peculiar/x509';
+import type { X509Certificate } from '../../shared/x509';
 import { createSession, type AwsAnswer } from './create-session';
 import { InMemoryCredentialStore, parseRoleArn } from './credentials';
 

@@ -1,15 +1,14 @@
 /**
  * Server-side check of a CreateSession request signed with "AWS4-X509-ECDSA-SHA256" or
- * "AWS4-X509-RSA-SHA256" (the X.509 variant of SigV4; see shared/client/roles-anywhere-signer.ts
+ * "AWS4-X509-RSA-SHA256" (the X.509 variant of SigV4; see client/src/roles-anywhere-signer.ts
  * for the wire format). The canonical request is rebuilt here from the SignedHeaders list,
  * independently of the client (which uses @smithy/signature-v4's canonicaliser), so the two
  * cross-check each other; no library verifies this signature scheme.
  */
-import '../../shared/svid/reflect-shim';
 import { createHash } from 'node:crypto';
 import type { webcrypto } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AsnEcSignatureFormatter, X509Certificate } from '@peculiar/x509';
+import { AsnEcSignatureFormatter, X509Certificate } from '../../shared/x509';
 import { MAX_CLOCK_SKEW_MS, parseAmzDate } from './amz-date';
 
 export const X509_ALGORITHMS = ['AWS4-X509-ECDSA-SHA256', 'AWS4-X509-RSA-SHA256'] as const;

@@ -2,8 +2,7 @@
  * SPIFFE trust bundle: an RFC 7517 JWK set with one `x509-svid` entry per CA certificate
  * (SPIFFE_Trust_Domain_and_Bundle.md section 4, X509-SVID.md section 6.1).
  */
-import './reflect-shim';
-import { BasicConstraintsExtension, type X509Certificate } from '@peculiar/x509';
+import { BasicConstraintsExtension, type X509Certificate } from '../x509';
 import { TrellisError } from '../errors';
 import { parseCertificateChain } from './x509-svid';
 

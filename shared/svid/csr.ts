@@ -8,8 +8,7 @@
  * a certificate that IAM Roles Anywhere turns into principal tags. The CSR may therefore only
  * ask for names the registration entry already grants.
  */
-import './reflect-shim';
-import { Pkcs10CertificateRequest } from '@peculiar/x509';
+import { Pkcs10CertificateRequest } from '../x509';
 import type { webcrypto } from 'node:crypto';
 import { decodePem } from './pem';
 import { readSanNames, type SanEntry } from './san';

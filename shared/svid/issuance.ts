@@ -18,7 +18,6 @@
  *   a workload deleted meanwhile, a newer request; the renewer fails requests still pending after
  *   PENDING_TIMEOUT (e.g. every delivery of the event failed).
  */
-import './reflect-shim';
 import { createHash } from 'node:crypto';
 import type { ApiPassthrough, RevocationReason, SigningAlgorithm } from '@aws-sdk/client-acm-pca';
 import { notFound } from '../errors';

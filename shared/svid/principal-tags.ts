@@ -3,8 +3,7 @@
  * profile's default attribute mapping (AWS-REFERENCE.md 4.1–4.2), and the identity fields VPC
  * Lattice hands a Lambda target from them (AWS-REFERENCE.md 3.1).
  */
-import './reflect-shim';
-import { type Name, X509Certificate } from '@peculiar/x509';
+import { type Name, X509Certificate } from '../x509';
 import { readSanNames, type SanEntry } from './san';
 import { parseCertificateChain } from './x509-svid';
 

@@ -7,8 +7,7 @@
  * CSR check built on it would wave through a CSR asking for such a name. The decoding itself is
  * still the library's: this reads the ASN.1 objects its `GeneralNames` class already parsed.
  */
-import './reflect-shim';
-import { GeneralNames, Name, type Extension } from '@peculiar/x509';
+import { GeneralNames, Name, type Extension } from '../x509';
 
 export const SAN_OID = '2.5.29.17';
 

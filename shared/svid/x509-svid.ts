@@ -3,7 +3,6 @@
  * a certificate ACM Private CA returned, before Trellis stores it and announces it.
  * Every broken rule is reported, each with a message that says what is wrong.
  */
-import './reflect-shim';
 import {
   BasicConstraintsExtension,
   ExtendedKeyUsage,
@@ -11,7 +10,7 @@ import {
   KeyUsageFlags,
   KeyUsagesExtension,
   X509Certificate,
-} from '@peculiar/x509';
+} from '../x509';
 import { TrellisError } from '../errors';
 import { decodePem } from './pem';
 import { readSanExtension, SAN_OID } from './san';

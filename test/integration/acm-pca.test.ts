@@ -1,4 +1,3 @@
-import '../../shared/svid/reflect-shim';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +24,7 @@ import {
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509Certificate,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startAcmPca, type AcmPcaEmulator } from '../../local/acm-pca/acm-pca-emulator';
 

@@ -1,28 +1,27 @@
 import { request as httpsRequest } from 'node:https';
 /**
  * The local Lattice data plane end to end in the test process: SVIDs signed by the local ACM PCA's CA,
- * Roles Anywhere credentials from the local CreateSession (shared/client), auth policies compiled from
+ * Roles Anywhere credentials from the local CreateSession (@trellis/client, client/), auth policies compiled from
  * the reference grants and put through the real VPC Lattice SDK client, requests over real HTTPS to the
  * data plane, Billing and Rates run in-process.
  */
-import '../../shared/svid/reflect-shim';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutAuthPolicyCommand, UpdateServiceCommand, VPCLatticeClient } from '@aws-sdk/client-vpc-lattice';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '../../shared/x509';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalCa } from '../../local/acm-pca/local-ca';
 import { DATA_PLANE_CA_FILE } from '../../local/lattice/data-plane-tls';
 import { DECISION_LOG_MESSAGE } from '../../local/lattice/data-plane';
 import { encodeBody, httpAnswerFromTarget, latticeEvent, timeEpochMicros } from '../../local/lattice/data-plane-request';
 import { LOCAL_IDENTITY } from '../../local/stand-ins';
-import { mtlsFetch } from '../../shared/client/mtls-request';
-import { createSession, RolesAnywhereError } from '../../shared/client/roles-anywhere-signer';
-import { signedFetch, signLatticeRequest } from '../../shared/client/sigv4-request';
-import { sendHttp } from '../../shared/client/http-transport';
-import { Workload, type RolesAnywhereSettings } from '../../shared/client/workload';
+import { mtlsFetch } from '@trellis/client';
+import { createSession, RolesAnywhereError } from '@trellis/client';
+import { signedFetch, signLatticeRequest } from '@trellis/client';
+import { sendHttp } from '@trellis/client';
+import { Workload, type RolesAnywhereSettings } from '@trellis/client';
 import { CALLER_IDENTITY_LOG } from '../../shared/lattice/target-handler';
 import { parseLatticeEvent } from '../../shared/lattice/target-event';
 import { logger } from '../../shared/logger';

@@ -1,4 +1,3 @@
-import '../../shared/svid/reflect-shim';
 import type { webcrypto } from 'node:crypto';
 import {
   BasicConstraintsExtension,
@@ -9,11 +8,11 @@ import {
   X509Certificate,
   X509CertificateGenerator,
   type JsonGeneralName,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCsr, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, signingParamsFor, type KeyAlgorithm } from '../../shared/client/keys';
-import { createSession, RolesAnywhereError, type CreateSessionInput } from '../../shared/client/roles-anywhere-signer';
-import type { FetchLike } from '../../shared/client/http-transport';
+import { createCsr, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, signingParamsFor, type KeyAlgorithm } from '@trellis/client';
+import { createSession, RolesAnywhereError, type CreateSessionInput } from '@trellis/client';
+import type { FetchLike } from '@trellis/client';
 import { startRolesAnywhere, type RolesAnywhereHandle } from '../../local/roles-anywhere/server';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;

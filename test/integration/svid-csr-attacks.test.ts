@@ -2,7 +2,6 @@
  * CSRs that ask for more than the entry grants, or that are not what they claim, never reach the
  * CA: each ends in SvidIssuanceFailed with the reason, visible on GET /workloads/{id}/svid.
  */
-import '../../shared/svid/reflect-shim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePem } from '../../shared/svid/pem';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';

@@ -4,9 +4,8 @@
  * checked with openssl against GET /bundle; authorisation; idempotent redelivery; every response
  * checked against docs/openapi.yaml.
  */
-import '../../shared/svid/reflect-shim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '../../shared/x509';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
 import { createCsrPem } from '../unit/svid-test-ca';
 import { ORDERS_ROLE, OTHER_ROLE, api, eventsOf, openssl, opensslCsr, outcomesOf, register, ruleEvent, type Reply } from './svid-support';

@@ -2,8 +2,7 @@
  * After issuance: renewal at half-life from the stored CSR (fake clock injected as `now`), requests
  * that stay pending too long, and revocation of every certificate when the workload is deleted.
  */
-import '../../shared/svid/reflect-shim';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { renewDueSvids as RenewDueSvids, SvidDeps } from '../../shared/svid/issuance';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';

@@ -4,7 +4,6 @@
  * burst (limit 10/s here to keep the test short), the DynamoDB slot scheduler itself on a fake
  * clock, and PCA answers that must end a request explicitly (refused, never ready, not an SVID).
  */
-import '../../shared/svid/reflect-shim';
 import { ACMPCAClient } from '@aws-sdk/client-acm-pca';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoDocumentClient } from '../../shared/aws/clients';

@@ -1,4 +1,3 @@
-import '../../shared/svid/reflect-shim';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import {
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509Certificate,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmPcaService } from '../../local/acm-pca/acm-pca-service';
 import { canonicalSerial, CertificateStore } from '../../local/acm-pca/certificate-store';

@@ -1,15 +1,14 @@
-import '../../shared/svid/reflect-shim';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, SubjectAlternativeNameExtension, X509CertificateGenerator } from '@peculiar/x509';
+import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, SubjectAlternativeNameExtension, X509CertificateGenerator } from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportPrivateKeyPem, generateKeyPair, signingParamsFor } from '../../shared/client/keys';
-import type { FetchLike } from '../../shared/client/http-transport';
-import { signedFetch, type SignedFetchInput } from '../../shared/client/sigv4-request';
+import { exportPrivateKeyPem, generateKeyPair, signingParamsFor } from '@trellis/client';
+import type { FetchLike } from '@trellis/client';
+import { signedFetch, type SignedFetchInput } from '@trellis/client';
 import { sigV4PartsFromIncoming, verifySigV4Request, type SigV4Secret } from '../../local/roles-anywhere/sigv4-verify';
 
 const REGION = 'us-west-2';

@@ -1,6 +1,5 @@
-import '../../shared/svid/reflect-shim';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '../../shared/x509';
 import type { webcrypto } from 'node:crypto';
 import { toSpiffeBundle } from '../../shared/svid/bundle';
 import { createTestCa, issueLeaf, pemToDer, type TestCa } from './svid-test-ca';

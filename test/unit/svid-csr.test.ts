@@ -1,6 +1,5 @@
-import '../../shared/svid/reflect-shim';
 import { describe, expect, it } from 'vitest';
-import { Extension, ExtensionsAttribute, SubjectAlternativeNameExtension } from '@peculiar/x509';
+import { Extension, ExtensionsAttribute, SubjectAlternativeNameExtension } from '../../shared/x509';
 import { CSR_MAX_BYTES, checkCsr, type CsrCheckResult } from '../../shared/svid/csr';
 import { encodePem } from '../../shared/svid/pem';
 import { createCsrPem, pemToDer } from './svid-test-ca';

@@ -1,5 +1,4 @@
 /** The pure parts of SVID issuance: validity, idempotency token, subject and SANs, error classes, backoff, rate spacing. */
-import '../../shared/svid/reflect-shim';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,3 @@
-import '../../shared/svid/reflect-shim';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { latticeIdentityFromTags, principalTagsFromCertificate, sessionNameFromCertificate } from '../../shared/svid/principal-tags';
 import { createTestCa, issueLeaf, type TestCa } from './svid-test-ca';

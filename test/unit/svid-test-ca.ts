@@ -2,7 +2,6 @@
  * A tiny CA for tests: real keys (WebCrypto) and real certificates and CSRs (@peculiar/x509).
  * Keys are cached per kind, since RSA generation is the slow part.
  */
-import '../../shared/svid/reflect-shim';
 import {
   type Attribute,
   BasicConstraintsExtension,
@@ -17,7 +16,7 @@ import {
   SubjectKeyIdentifierExtension,
   X509Certificate,
   X509CertificateGenerator,
-} from '@peculiar/x509';
+} from '../../shared/x509';
 import type { webcrypto } from 'node:crypto';
 
 type Algorithm = webcrypto.Algorithm;

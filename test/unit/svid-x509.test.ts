@@ -1,6 +1,5 @@
-import '../../shared/svid/reflect-shim';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ExtendedKeyUsage, KeyUsageFlags, X509CertificateGenerator } from '@peculiar/x509';
+import { ExtendedKeyUsage, KeyUsageFlags, X509CertificateGenerator } from '../../shared/x509';
 import type { webcrypto } from 'node:crypto';
 import { TrellisError } from '../../shared/errors';
 import { checkX509Svid, parseCertificateChain, type SvidCheckResult } from '../../shared/svid/x509-svid';

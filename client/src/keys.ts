@@ -4,9 +4,8 @@
  *
  * WebCrypto (globalThis.crypto) does the key work and @peculiar/x509 encodes the PKCS#10 request.
  */
-import '../svid/reflect-shim';
 import type { webcrypto } from 'node:crypto';
-import { Pkcs10CertificateRequestGenerator, PemConverter, SubjectAlternativeNameExtension } from '@peculiar/x509';
+import { Pkcs10CertificateRequestGenerator, PemConverter, SubjectAlternativeNameExtension } from './x509';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;

@@ -19,12 +19,11 @@
  * (SignatureV4Base), so only the final signing step (a WebCrypto signature instead of an HMAC)
  * is written here: no library signs with an X.509 key.
  */
-import '../svid/reflect-shim';
 import type { webcrypto } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4Base, createScope, getCanonicalHeaders, getPayloadHash } from '@smithy/signature-v4';
-import { AsnEcSignatureFormatter, PemConverter, X509Certificate } from '@peculiar/x509';
+import { AsnEcSignatureFormatter, PemConverter, X509Certificate } from './x509';
 import { z } from 'zod';
 import { send, type FetchLike } from './http-transport';
 

@@ -1,0 +1,7 @@
+/** The public surface of @trellis/client: what a workload needs to use its SPIFFE identity. */
+export * from './http-transport';
+export * from './keys';
+export * from './mtls-request';
+export * from './roles-anywhere-signer';
+export * from './sigv4-request';
+export * from './workload';
