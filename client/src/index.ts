@@ -5,3 +5,5 @@ export * from './mtls-request';
 export * from './roles-anywhere-signer';
 export * from './sigv4-request';
 export * from './workload';
+export * from './edge-error';
+export * from './svid-files';
