@@ -7,3 +7,6 @@ export * from './sigv4-request';
 export * from './workload';
 export * from './edge-error';
 export * from './svid-files';
+export * from './svid-material';
+export * from './session-cache';
+export * from './from-svid';
