@@ -5,10 +5,12 @@ import { callerIsOneOf, type Caller } from '../../shared/http/caller';
 import { parseInput } from '../../shared/http/validation';
 import { forbidden, TrellisError, validationError } from '../../shared/errors';
 import { MAX_CSR_BYTES } from '../../shared/workloads/model';
-import type { StoredWorkload } from '../../shared/workloads/repository';
-import { loadWorkload, DEFAULT_TUNING, submitCsr, svidView } from '../../shared/svid/issuance';
+import type { StoredWorkload } from '../../shared/workloads/model';
+import { loadWorkload, submitCsr } from '../../shared/svid/submit';
+import { DEFAULT_TUNING } from '../../shared/svid/tuning';
+import { svidView } from '../../shared/svid/view';
 import { halfLifeAt } from '../../shared/svid/lifetime';
-import { pcaDeps } from '../../shared/svid/svid-deps';
+import { pcaDeps } from '../../shared/svid/deps';
 import { toSpiffeBundle } from '../../shared/svid/bundle';
 
 const deps = pcaDeps();

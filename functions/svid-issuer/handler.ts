@@ -7,8 +7,8 @@
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { parseDetail } from '../../shared/events/catalog';
 import { logger } from '../../shared/logger';
-import { issueSvid, type IssueOutcome } from '../../shared/svid/issuance';
-import { issuerDeps } from '../../shared/svid/svid-deps';
+import { issueSvid, type IssueOutcome } from '../../shared/svid/issue';
+import { issuerDeps } from '../../shared/svid/deps';
 
 const deps = issuerDeps();
 /** Waiting for a rate-limit slot may use up to this share of the remaining time; the rest is for issuing. */

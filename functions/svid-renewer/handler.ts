@@ -1,7 +1,7 @@
 /** Scheduled: renews every SVID past half of its lifetime and fails requests pending too long. */
 import { logger } from '../../shared/logger';
-import { renewDueSvids, type RenewalReport } from '../../shared/svid/issuance';
-import { svidDeps } from '../../shared/svid/svid-deps';
+import { renewDueSvids, type RenewalReport } from '../../shared/svid/renew';
+import { svidDeps } from '../../shared/svid/deps';
 
 const deps = svidDeps();
 

@@ -1,8 +1,8 @@
 /** Target of the rule on WorkloadDeleted: revokes every certificate of the workload and emits SvidRevoked. */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { parseDetail } from '../../shared/events/catalog';
-import { revokeWorkloadSvids } from '../../shared/svid/issuance';
-import { pcaDeps } from '../../shared/svid/svid-deps';
+import { revokeWorkloadSvids } from '../../shared/svid/revoke';
+import { pcaDeps } from '../../shared/svid/deps';
 
 const deps = pcaDeps();
 

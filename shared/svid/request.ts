@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { pendingEvent, type PendingEvent } from '../events/catalog';
-import type { SvidRequestRecord, SvidTrigger } from './svid-repository';
+import type { SvidRequestRecord, SvidTrigger } from './model';
 
 export function newSvidRequest(csr: string, trigger: SvidTrigger, now: Date, requestId: string = randomUUID()): SvidRequestRecord {
   return { requestId, csr, requestedAt: now.toISOString(), trigger };

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { PendingEvent } from '../events/catalog';
 import { parseWorkloadId } from '../spiffe/spiffe-id';
 
 /** SVID lifetime bounds. The upper bound is the 7-day maximum of an ACM PCA short-lived-certificate CA. */
@@ -65,6 +66,13 @@ export interface Workload {
   createdAt: string;
   updatedAt: string;
 }
+
+/** The entry as stored: the workload, its outbox, a tombstone while its WorkloadDeleted is out, the CSR given at registration. */
+export type StoredWorkload = Workload & {
+  pendingEvents?: PendingEvent[];
+  tombstone?: boolean;
+  csr?: string;
+};
 
 /**
  * The entry id is derived from the SPIFFE ID, so the uniqueness of SPIFFE IDs is enforced by a

@@ -3,13 +3,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PendingEvent } from '../events/catalog';
 import { APPEND_OUTBOX, appendOutboxValues, outboxAttributes } from '../outbox/outbox';
-import type { Workload } from './model';
+import type { StoredWorkload, Workload } from './model';
 
-export type StoredWorkload = Workload & {
-  pendingEvents?: PendingEvent[];
-  tombstone?: boolean;
-  csr?: string;
-};
 
 export class WorkloadConflict extends Error {}
 

@@ -4,7 +4,8 @@ import { pendingEvent } from '../events/catalog';
 import type { Outbox } from '../outbox/outbox';
 import { newSvidRequest, registrationRequestId, svidRequestedEvent } from '../svid/request';
 import { WORKLOAD_ID_PATTERN, TTL_DEFAULT_SECONDS, toPublic, workloadIdFor, type CreateWorkloadInput, type UpdateWorkloadInput, type Workload } from './model';
-import { WorkloadConflict, type StoredWorkload, type WorkloadRepository } from './repository';
+import type { StoredWorkload } from './model';
+import { WorkloadConflict, type WorkloadRepository } from './repository';
 
 export interface WorkloadDeps {
   repo: WorkloadRepository;

@@ -4,7 +4,8 @@
  */
 import { X509Certificate } from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { renewDueSvids as RenewDueSvids, SvidDeps } from '../../shared/svid/issuance';
+import type { SvidDeps } from '../../shared/svid/deps';
+import type { renewDueSvids as RenewDueSvids } from '../../shared/svid/renew';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
 import { createCsrPem } from '../unit/svid-test-ca';
 import { api, eventsOf, outcomesOf, register, ruleEvent } from './svid-support';
@@ -16,8 +17,8 @@ let deps: SvidDeps;
 beforeAll(async () => {
   stack = await startInProcessStack();
   // Imported once the stack has set the environment (the shared logger reads its level at import).
-  ({ renewDueSvids } = await import('../../shared/svid/issuance'));
-  deps = (await import('../../shared/svid/svid-deps')).svidDeps();
+  ({ renewDueSvids } = await import('../../shared/svid/renew'));
+  deps = (await import('../../shared/svid/deps')).svidDeps();
 });
 afterAll(async () => {
   await stack?.stop();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LocalCa } from '../../local/acm-pca/local-ca';
 import { backoffDelayMs } from '../../shared/svid/backoff';
-import { idempotencyToken, issuanceWindow, svidApiPassthrough, svidCommonName } from '../../shared/svid/issuance';
+import { idempotencyToken, issuanceWindow, svidApiPassthrough, svidCommonName } from '../../shared/svid/issue-parameters';
 import { CaCache, classifyPcaError, joinPem, partitionOf, serialFromCertificateArn, svidTemplateArn, type PcaClient } from '../../shared/svid/pca-client';
 import { slotSpacingMs } from '../../shared/svid/rate-limiter';
 import { registrationRequestId } from '../../shared/svid/request';
