@@ -10,3 +10,5 @@ export * from './svid-files';
 export * from './svid-material';
 export * from './session-cache';
 export * from './from-svid';
+export * from './api-client';
+export * from './svid-agent';

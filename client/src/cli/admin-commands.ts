@@ -1,6 +1,270 @@
 /** Administrator commands over the control-plane API: workloads, grants, services, policies. */
-import type { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { TrellisApi, type Grant, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
+import { globalOptions, loadEndpoints, output, type Output } from './context';
+
+/** The API client for this invocation: signed (SigV4, execute-api) exactly when --api names a deployed stage. */
+export function apiFor(command: Command): TrellisApi {
+  const options = globalOptions(command);
+  const endpoints = loadEndpoints(options);
+  return new TrellisApi({ baseUrl: endpoints.api, region: endpoints.region, sign: options.api !== undefined });
+}
+
+/** Repeatable options (`--principal-arn a --principal-arn b`) collect into a list. */
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function parseInteger(name: string): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return Number(value);
+  };
+}
+
+/** Left-aligned columns, two spaces apart; `-` for empty cells. */
+export function table(headers: string[], rows: string[][]): string {
+  const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === '' ? '-' : cell)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** `key: value` lines with the values aligned. */
+export function keyValues(pairs: [string, string][]): string {
+  const width = Math.max(...pairs.map(([key]) => key.length)) + 1;
+  return pairs.map(([key, value]) => `${`${key}:`.padEnd(width)} ${value === '' ? '-' : value}`).join('\n');
+}
+
+const describeWorkload = (w: WorkloadEntry): string =>
+  keyValues([
+    ['id', w.id],
+    ['spiffeId', w.spiffeId],
+    ['principals', w.selectors.awsPrincipalArns.join(', ')],
+    ['ttlSeconds', String(w.x509SvidTtlSeconds)],
+    ['dnsNames', w.dnsNames.join(', ')],
+    ['revision', String(w.revision)],
+    ['createdAt', w.createdAt],
+    ['updatedAt', w.updatedAt],
+  ]);
+
+const workloadTable = (items: WorkloadEntry[]): string =>
+  items.length === 0
+    ? 'no workloads'
+    : table(
+        ['ID', 'SPIFFE ID', 'TTL', 'REV', 'PRINCIPALS'],
+        items.map((w) => [w.id, w.spiffeId, String(w.x509SvidTtlSeconds), String(w.revision), w.selectors.awsPrincipalArns.join(',')]),
+      );
+
+const grantTable = (items: Grant[]): string =>
+  items.length === 0
+    ? 'no grants'
+    : table(
+        ['ID', 'SERVICE', 'CALLER', 'METHODS', 'PATH PREFIXES'],
+        items.map((g) => [g.id, g.service, g.caller, (g.methods ?? ['*']).join(','), (g.pathPrefixes ?? ['*']).join(',')]),
+      );
+
+const serviceTable = (items: ManagedService[]): string =>
+  items.length === 0 ? 'no services' : table(['NAME', 'SOURCE', 'ARN'], items.map((s) => [s.name, s.source, s.arn]));
+
+function describePolicy(p: ServicePolicy): string {
+  const lines = keyValues([
+    ['service', p.service],
+    ['serviceArn', p.serviceArn],
+    ['state', p.state],
+    ['grants', String(p.grants)],
+    ['compiled', p.compiled.error ? `${p.compiled.error.code}: ${p.compiled.error.message}` : `${p.compiled.bytes} bytes, ${p.compiled.statements ?? '?'} statements`],
+    ['applied', p.applied === null ? 'none' : `${p.applied.bytes} bytes${p.applied.lastUpdatedAt ? `, updated ${p.applied.lastUpdatedAt}` : ''}`],
+    ['versions', `desired ${p.sync.desiredVersion}, applied ${p.sync.appliedVersion ?? '-'}`],
+  ]);
+  const policy = p.applied?.policy ?? p.compiled.policy;
+  if (policy === null || policy === undefined) return lines;
+  let pretty = policy;
+  try {
+    pretty = JSON.stringify(JSON.parse(policy), null, 2);
+  } catch {
+    // show it as stored
+  }
+  return `${lines}\n\n${p.applied === null ? 'compiled' : 'applied'} policy:\n${pretty}`;
+}
+
+type Action<A extends unknown[]> = (api: TrellisApi, out: Output, ...args: A) => Promise<void>;
+
+/** Wraps an action: the API and the output for this invocation, from the global options. */
+function act<A extends unknown[]>(fn: Action<A>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    await fn(apiFor(command), output(globalOptions(command)), ...(args.slice(0, -1) as A));
+  };
+}
+
+interface RegisterOptions {
+  spiffeId: string;
+  principalArn?: string[];
+  ttl?: number;
+  dnsName?: string[];
+}
+
+interface UpdateOptions {
+  principalArn?: string[];
+  clearPrincipals?: boolean;
+  ttl?: number;
+  dnsName?: string[];
+  revision?: number;
+}
+
+function addWorkloadCommands(program: Command): void {
+  const workloads = program.command('workloads').description('register, list, read, change and delete workloads (SPIFFE IDs)');
+
+  workloads
+    .command('register')
+    .description('register a workload\'s SPIFFE ID and who may fetch its SVID')
+    .requiredOption('--spiffe-id <id>', 'the SPIFFE ID, e.g. spiffe://example.org/service/orders')
+    .option('--principal-arn <arn>', 'an IAM principal that may submit CSRs and read the SVID (repeatable)', collect)
+    .option('--ttl <seconds>', 'X.509-SVID lifetime, 300 to 604800 (default 3600)', parseInteger('--ttl'))
+    .option('--dns-name <name>', 'a DNS name the SVID may carry (repeatable)', collect)
+    .action(
+      act<[RegisterOptions]>(async (api, out, o) => {
+        const workload = await api.registerWorkload({
+          spiffeId: o.spiffeId,
+          selectors: { awsPrincipalArns: o.principalArn ?? [] },
+          ...(o.ttl === undefined ? {} : { x509SvidTtlSeconds: o.ttl }),
+          ...(o.dnsName === undefined ? {} : { dnsNames: o.dnsName }),
+        });
+        out.result(workload, () => `registered ${workload.spiffeId}\n${describeWorkload(workload)}`);
+      }),
+    );
+
+  workloads
+    .command('list')
+    .description('list every workload (all pages)')
+    .action(
+      act<[]>(async (api, out) => {
+        const items = await api.listWorkloads();
+        out.result({ items }, () => workloadTable(items));
+      }),
+    );
+
+  workloads
+    .command('get')
+    .description('show one workload')
+    .argument('<id-or-spiffe-id>', 'the entry id (wl-…) or the SPIFFE ID')
+    .action(
+      act<[string]>(async (api, out, ref) => {
+        const workload = await api.findWorkload(ref);
+        out.result(workload, () => describeWorkload(workload));
+      }),
+    );
+
+  workloads
+    .command('update')
+    .description('change a workload\'s principals, TTL or DNS names (reads its revision and sends If-Match)')
+    .argument('<id-or-spiffe-id>', 'the entry id (wl-…) or the SPIFFE ID')
+    .option('--principal-arn <arn>', 'replace the principals with these (repeatable)', collect)
+    .option('--clear-principals', 'remove every principal (only administrators may then fetch its SVID)')
+    .option('--ttl <seconds>', 'new X.509-SVID lifetime, 300 to 604800', parseInteger('--ttl'))
+    .option('--dns-name <name>', 'replace the DNS names with these (repeatable)', collect)
+    .option('--revision <n>', 'the revision the change is based on (default: the one just read)', parseInteger('--revision'))
+    .action(
+      act<[string, UpdateOptions]>(async (api, out, ref, o) => {
+        const current = await api.findWorkload(ref);
+        const principals = o.clearPrincipals === true ? [] : (o.principalArn ?? current.selectors.awsPrincipalArns);
+        const workload = await api.updateWorkload(current.id, o.revision ?? current.revision, {
+          selectors: { awsPrincipalArns: principals },
+          x509SvidTtlSeconds: o.ttl ?? current.x509SvidTtlSeconds,
+          dnsNames: o.dnsName ?? current.dnsNames,
+        });
+        out.result(workload, () => `updated ${workload.spiffeId} (revision ${workload.revision})\n${describeWorkload(workload)}`);
+      }),
+    );
+
+  workloads
+    .command('delete')
+    .description('delete a workload (its certificates are revoked, its exact-ID grants removed)')
+    .argument('<id-or-spiffe-id>', 'the entry id (wl-…) or the SPIFFE ID')
+    .action(
+      act<[string]>(async (api, out, ref) => {
+        const workload = await api.findWorkload(ref);
+        await api.deleteWorkload(workload.id);
+        out.result({ deleted: workload.id, spiffeId: workload.spiffeId }, `deleted ${workload.spiffeId} (${workload.id})`);
+      }),
+    );
+}
+
+interface GrantAddOptions {
+  caller: string;
+  service: string;
+  method?: string[];
+  pathPrefix?: string[];
+}
+
+function addGrantCommands(program: Command): void {
+  const grants = program.command('grants').description('who may call which Lattice service');
+
+  grants
+    .command('add')
+    .description('allow a caller (SPIFFE ID, or prefix ending in /*) to call a service')
+    .requiredOption('--caller <spiffe-id>', 'an exact SPIFFE ID, or a prefix spiffe://<trust-domain>/<path>/*')
+    .requiredOption('--service <name>', 'the managed service (see `trellis services list`)')
+    .option('--method <method>', 'only this HTTP method (repeatable; default every method)', collect)
+    .option('--path-prefix <prefix>', 'only paths under this prefix (repeatable; default every path)', collect)
+    .action(
+      act<[GrantAddOptions]>(async (api, out, o) => {
+        const grant = await api.createGrant({
+          service: o.service,
+          caller: o.caller,
+          ...(o.method === undefined ? {} : { methods: o.method }),
+          ...(o.pathPrefix === undefined ? {} : { pathPrefixes: o.pathPrefix }),
+        });
+        out.result(grant, () => `granted ${grant.caller} → ${grant.service}\n${grantTable([grant])}`);
+      }),
+    );
+
+  grants
+    .command('list')
+    .description('list grants (all pages), optionally of one service or caller')
+    .option('--service <name>', 'only grants of this service')
+    .option('--caller <spiffe-id>', 'only grants naming exactly this caller')
+    .action(
+      act<[{ service?: string; caller?: string }]>(async (api, out, o) => {
+        const items = await api.listGrants({ ...(o.service === undefined ? {} : { service: o.service }), ...(o.caller === undefined ? {} : { caller: o.caller }) });
+        out.result({ items }, () => grantTable(items));
+      }),
+    );
+
+  grants
+    .command('remove')
+    .description('remove a grant')
+    .argument('<id>', 'the grant id (gr-…, see `trellis grants list`)')
+    .action(
+      act<[string]>(async (api, out, id) => {
+        await api.deleteGrant(id);
+        out.result({ deleted: id }, `removed grant ${id}`);
+      }),
+    );
+}
 
 export function addAdminCommands(program: Command): void {
-  void program;
+  addWorkloadCommands(program);
+  addGrantCommands(program);
+
+  const services = program.command('services').description('the Lattice services whose auth policies Trellis manages');
+  services
+    .command('list')
+    .description('list the managed services')
+    .action(
+      act<[]>(async (api, out) => {
+        const items = await api.listServices();
+        out.result({ items }, () => serviceTable(items));
+      }),
+    );
+
+  const policy = program.command('policy').description('the auth policies compiled from the grants');
+  policy
+    .command('show')
+    .description('show a service\'s compiled and applied auth policy and its sync state')
+    .argument('<service>', 'the managed service name')
+    .action(
+      act<[string]>(async (api, out, service) => {
+        const view = await api.getServicePolicy(service);
+        out.result(view, () => describePolicy(view));
+      }),
+    );
 }

@@ -6,7 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ApiError } from '../api-client';
 import { WorkloadEdgeError } from '../edge-error';
+
+// ApiError lives with the API client that throws it; re-exported for the commands that catch it.
+export { ApiError };
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -102,23 +106,6 @@ export function output(options: GlobalOptions, streams: { stdout: NodeJS.Writabl
       if (!options.json) streams.stderr.write(`${line}\n`);
     },
   };
-}
-
-/** An error from the control-plane API: its HTTP status and the API's error code and message. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly details: unknown;
-  readonly fix: string | undefined;
-
-  constructor(status: number, code: string, message: string, options: { details?: unknown; fix?: string } = {}) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-    this.details = options.details;
-    this.fix = options.fix;
-  }
 }
 
 /** Prints a failure (code, message, what to do) and returns the exit code. */
