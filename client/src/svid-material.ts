@@ -153,18 +153,24 @@ export async function checkSvidMaterial(files: { certificatePem: string; keyPem:
   };
 }
 
+export interface LoadSvidOptions {
+  now?: () => Date;
+  /** Runs before the one re-read after a key/certificate mismatch; default: wait 50 ms for the rotation's second rename. */
+  beforeReread?: () => Promise<void>;
+}
+
 /**
  * Reads and checks the SVID directory. A key that does not match is read once more before failing:
  * writeSvidFiles renames the key and then the certificate, and a reader between the two renames
  * sees the new key with the old certificate.
  */
-export async function loadSvidMaterial(dir: string, options: { now?: () => Date } = {}): Promise<SvidMaterial> {
-  const check = async (): Promise<SvidMaterial> => checkSvidMaterial(await readSvidFiles(dir), { ...options, origin: dir });
+export async function loadSvidMaterial(dir: string, options: LoadSvidOptions = {}): Promise<SvidMaterial> {
+  const check = async (): Promise<SvidMaterial> => checkSvidMaterial(await readSvidFiles(dir), { ...(options.now === undefined ? {} : { now: options.now }), origin: dir });
   try {
     return await check();
   } catch (error) {
     if (!(error instanceof WorkloadEdgeError && error.code === 'SvidKeyMismatch')) throw error;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await (options.beforeReread ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 50))))();
     return check();
   }
 }
