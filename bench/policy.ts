@@ -59,7 +59,7 @@ async function reconcileAndLatency(): Promise<{ rows: Record<string, string | nu
   try {
     // Loaded after the stack set the functions' environment (configuration and log level).
     const { policyDeps } = await import('../shared/policy-sync/deps');
-    const { reconcileAll } = await import('../shared/policy-sync/sync');
+    const { reconcileAll } = await import('../shared/policy-sync/reconcile');
     const deps = policyDeps();
     const rows: Record<string, string | number>[] = [];
     const notes: string[] = [];

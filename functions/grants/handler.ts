@@ -4,10 +4,11 @@ import { requireAdmin } from '../../shared/http/caller';
 import { decodePageToken, encodePageToken, parseLimit } from '../../shared/http/page-token';
 import { parseInput } from '../../shared/http/validation';
 import { setting } from '../../shared/config';
-import { grantSchemas, toPublicGrant, toPublicService, validateGrantRules } from '../../shared/grants/model';
-import { createGrant, deleteGrant, getGrant, getService, listGrants, listServices, registerService } from '../../shared/grants/service';
+import { createGrant } from '../../shared/grants/create-grant';
+import { grantSchemas, toPublicGrant, toPublicService } from '../../shared/grants/model';
+import { deleteGrant, getGrant, getService, listGrants, listServices, registerService } from '../../shared/grants/service';
 import { policyDeps } from '../../shared/policy-sync/deps';
-import { describeServicePolicy, refuseGrantOverQuota } from '../../shared/policy-sync/sync';
+import { describeServicePolicy } from '../../shared/policy-sync/policy-view';
 
 const pageTokenKey = setting('PAGE_TOKEN_KEY');
 const deps = policyDeps();
@@ -46,10 +47,7 @@ export const handler = apiHandler({
 
   'POST /grants': async (req) => {
     requireAdmin(req.caller, 'create grants');
-    const input = parseInput(grantSchemas.create, requireBody(req));
-    validateGrantRules(input, deps.trustDomain);
-    await refuseGrantOverQuota(deps, await getService(deps, input.service), input);
-    const grant = await createGrant(deps, input);
+    const grant = await createGrant(deps, parseInput(grantSchemas.create, requireBody(req)));
     return { status: 201, body: grant, headers: { Location: `/grants/${grant.id}` } };
   },
 

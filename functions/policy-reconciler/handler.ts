@@ -6,7 +6,7 @@
  */
 import { logger } from '../../shared/logger';
 import { policyDeps } from '../../shared/policy-sync/deps';
-import { reconcileAll, type ReconcileSummary } from '../../shared/policy-sync/sync';
+import { reconcileAll, type ReconcileSummary } from '../../shared/policy-sync/reconcile';
 
 const deps = policyDeps();
 

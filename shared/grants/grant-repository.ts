@@ -16,25 +16,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PendingEvent } from '../events/catalog';
 import { APPEND_OUTBOX, appendOutboxValues } from '../outbox/outbox';
-import type { Grant } from './model';
+import type { Grant, GrantPage, GrantQuery, StoredGrant } from './model';
 
 export const CALLER_INDEX = 'CallerIndex';
-
-export type StoredGrant = Grant & {
-  revision: number;
-  pendingEvents?: PendingEvent[];
-  tombstone?: boolean;
-};
-
-export interface GrantPage {
-  items: StoredGrant[];
-  lastKey?: Record<string, unknown>;
-}
-
-export interface GrantQuery {
-  service?: string;
-  caller?: string;
-}
 
 const LIVE = 'attribute_not_exists(#tombstone)';
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TrellisError, validationError, type ErrorDetail } from '../errors';
 import { canonicalJson, compilePolicy } from '../policy/compiler';
+import type { PendingEvent } from '../events/catalog';
 
 /** Trellis's name for a managed Lattice service: 1-40 lowercase letters, digits and inner hyphens. */
 export const SERVICE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -53,6 +54,54 @@ const serviceName = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'is 1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit', params: { rule: 'service-name' } });
   }
 });
+
+/** A grant as stored: its revision, its outbox, a tombstone while its deletion event is out. */
+export type StoredGrant = Grant & {
+  revision: number;
+  pendingEvents?: PendingEvent[];
+  tombstone?: boolean;
+};
+
+export interface GrantPage {
+  items: StoredGrant[];
+  lastKey?: Record<string, unknown>;
+}
+
+export interface GrantQuery {
+  service?: string;
+  caller?: string;
+}
+
+/** A managed service as stored, with its policy-sync record (see shared/policy-sync/converge.ts). */
+export interface LastSync {
+  outcome: 'applied' | 'unchanged' | 'failed';
+  /** The desiredVersion the sync read before reading the grants. */
+  version: number;
+  at: string;
+  code?: string;
+  message?: string;
+  bytes?: number;
+  limit?: number;
+}
+
+export type StoredService = ManagedService & {
+  revision: number;
+  pendingEvents?: PendingEvent[];
+  desiredVersion?: number;
+  appliedVersion?: number;
+  appliedAt?: string;
+  appliedPolicySha256?: string;
+  appliedBytes?: number;
+  lastSync?: LastSync;
+};
+
+export interface AppliedRecord {
+  version: number;
+  at: string;
+  policySha256: string;
+  bytes: number;
+  outcome: 'applied' | 'unchanged';
+}
 
 export const grantSchemas = {
   create: z.strictObject({

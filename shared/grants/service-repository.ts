@@ -1,6 +1,6 @@
 /**
  * DynamoDB adapter for managed services (key `name`). Each item is also the service's policy-sync
- * record (see shared/policy-sync/sync.ts):
+ * record (see shared/policy-sync/converge.ts):
  * - `desiredVersion`: bumped atomically (ADD) by every grant change of the service;
  * - `appliedVersion`, `appliedAt`, `appliedPolicySha256`, `appliedBytes`: what the last successful
  *   sync applied, written only when its version is not older than the one recorded;
@@ -12,37 +12,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PendingEvent } from '../events/catalog';
 import { APPEND_OUTBOX, appendOutboxValues, outboxAttributes } from '../outbox/outbox';
-import type { ManagedService } from './model';
-
-export interface LastSync {
-  outcome: 'applied' | 'unchanged' | 'failed';
-  /** The desiredVersion the sync read before reading the grants. */
-  version: number;
-  at: string;
-  code?: string;
-  message?: string;
-  bytes?: number;
-  limit?: number;
-}
-
-export type StoredService = ManagedService & {
-  revision: number;
-  pendingEvents?: PendingEvent[];
-  desiredVersion?: number;
-  appliedVersion?: number;
-  appliedAt?: string;
-  appliedPolicySha256?: string;
-  appliedBytes?: number;
-  lastSync?: LastSync;
-};
-
-export interface AppliedRecord {
-  version: number;
-  at: string;
-  policySha256: string;
-  bytes: number;
-  outcome: 'applied' | 'unchanged';
-}
+import type { AppliedRecord, LastSync, ManagedService, StoredService } from './model';
 
 const isConditionFailure = (error: unknown): boolean => error instanceof ConditionalCheckFailedException;
 

@@ -9,9 +9,9 @@ import { TrellisError } from '../errors';
 import { pendingEvent } from '../events/catalog';
 import { logger } from '../logger';
 import type { Outbox } from '../outbox/outbox';
-import type { GrantRepository, GrantPage, GrantQuery, StoredGrant } from './grant-repository';
-import { canonicalGrant, checkServiceName, grantIdFor, grantKind, serviceOfGrantId, toPublicGrant, validateGrantRules, type Grant, type GrantInput, type ManagedService } from './model';
-import type { ServiceRepository, StoredService } from './service-repository';
+import type { GrantRepository } from './grant-repository';
+import { checkServiceName, grantIdFor, validateGrantRules, grantKind, serviceOfGrantId, toPublicGrant, type Grant, type GrantInput, type GrantPage, type GrantQuery, type ManagedService, type StoredGrant, type StoredService } from './model';
+import type { ServiceRepository } from './service-repository';
 
 export interface ConfiguredService {
   name: string;
@@ -157,11 +157,12 @@ export async function registerService(deps: GrantsDeps, name: string, arn: strin
 // ---------------------------------------------------------------------------------------------
 // Grants
 
-/** POST /grants. `input` has passed the request schema; the grant rules are checked here. */
-export async function createGrant(deps: GrantsDeps, input: GrantInput): Promise<Grant> {
-  validateGrantRules(input, deps.trustDomain);
-  const canonical = canonicalGrant(input);
-  await getService(deps, canonical.service);
+/**
+ * Writes a grant whose rules were checked and that is in canonical form (createGrant in
+ * create-grant.ts is the API's use case): one conditional write carrying GrantChanged, the
+ * desiredVersion bump, the outbox flush. A 409 when an identical grant exists.
+ */
+export async function storeGrant(deps: GrantsDeps, canonical: GrantInput): Promise<Grant> {
   const now = clock(deps);
   const grant: Grant = {
     id: grantIdFor(canonical),

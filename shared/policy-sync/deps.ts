@@ -1,10 +1,29 @@
-/** Production wiring of the policy sync and reconcile: one client per process, from configuration. */
+/**
+ * What the policy sync use cases take (the grants' dependencies, the Lattice seam, the bus, the
+ * compile settings), and their production wiring: one client per process, from configuration.
+ */
 import { eventBridge, vpcLattice } from '../aws/clients';
 import { setting } from '../config';
 import { EventBridgePublisher } from '../events/publisher';
 import { grantsDeps } from '../grants/deps';
 import { LatticeAuthPolicies } from './auth-policies';
-import type { PolicyDeps } from './sync';
+import type { EventDetail } from '../events/catalog';
+import type { EventPublisher } from '../events/publisher';
+import type { GrantsDeps } from '../grants/service';
+import type { AuthPolicies } from './auth-policies';
+import type { CompileSettings } from './compile';
+
+export interface PolicyDeps extends GrantsDeps {
+  policies: AuthPolicies;
+  publisher: EventPublisher;
+  compile: CompileSettings;
+  /** Bound on iterations of one sync (default 25). */
+  maxIterations?: number;
+}
+
+export type Trigger = EventDetail<'PolicyApplied'>['trigger'];
+
+export const clock = (deps: { now?: () => Date }): Date => (deps.now ? deps.now() : new Date());
 
 export function policyDeps(): PolicyDeps {
   const issuerOu = setting('POLICY_ISSUER_OU');

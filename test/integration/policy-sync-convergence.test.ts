@@ -2,17 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pendingEvent } from '../../shared/events/catalog';
 import { grantIdFor, grantKind, type Grant } from '../../shared/grants/model';
 import type { AuthPolicies } from '../../shared/policy-sync/auth-policies';
-import type { PolicyDeps } from '../../shared/policy-sync/sync';
+import type { PolicyDeps } from '../../shared/policy-sync/deps';
 import { startHarness, type Harness } from './grants-harness';
 
 let h: Harness;
 // Loaded after the stack has set the functions' environment (the logger reads its level at import).
 let policyDeps: typeof import('../../shared/policy-sync/deps').policyDeps;
-let convergeService: typeof import('../../shared/policy-sync/sync').convergeService;
+let convergeService: typeof import('../../shared/policy-sync/converge').convergeService;
 beforeAll(async () => {
   h = await startHarness();
   ({ policyDeps } = await import('../../shared/policy-sync/deps'));
-  ({ convergeService } = await import('../../shared/policy-sync/sync'));
+  ({ convergeService } = await import('../../shared/policy-sync/converge'));
 });
 afterAll(async () => {
   expect(h?.stack.bus.deadLetters()).toEqual([]);

@@ -119,9 +119,9 @@ describe('the size limit', () => {
     expect(refused.status).toBe(422);
     expect(refused.body).toMatchObject({ error: { code: 'PolicyTooLarge', message: expect.stringContaining('10000-byte'), details: expect.arrayContaining([expect.objectContaining({ rule: 'policy-too-large' })]) } });
     // ...but grants created concurrently can still cross it together: the sync must hold then too.
-    const { createGrant } = await import('../../shared/grants/service');
+    const { storeGrant } = await import('../../shared/grants/service');
     const { grantsDeps } = await import('../../shared/grants/deps');
-    await createGrant(grantsDeps(), { service: 'bulky', caller: 'spiffe://example.org/team/w8', pathPrefixes: [long(8)] });
+    await storeGrant(grantsDeps(), { service: 'bulky', caller: 'spiffe://example.org/team/w8', pathPrefixes: [long(8)] });
     await h.stack.bus.waitForIdle(10_000);
 
     const failed = (await h.events('PolicySyncFailed')).filter((e) => e.service === 'bulky');

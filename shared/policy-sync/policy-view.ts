@@ -1,0 +1,65 @@
+/**
+ * The policy view (GET /services/{name}/policy): the compilation of the current grants, the policy Lattice has, and
+ * the state: in-sync (equal in canonical form), failed (the grants do not compile within the
+ * limit), pending (a grant change is newer than the last applied version), drifted (nothing is
+ * pending yet they differ: changed outside Trellis; the scheduled reconcile repairs it).
+ */
+import type { StoredService } from '../grants/model';
+import { canonicalPolicy } from './auth-policies';
+import { compileService } from './compile';
+import type { PolicyDeps } from './deps';
+
+export type PolicyState = 'in-sync' | 'pending' | 'drifted' | 'failed';
+
+export interface ServicePolicyView {
+  service: string;
+  serviceArn: string;
+  state: PolicyState;
+  grants: number;
+  compiled:
+    | { policy: string; bytes: number; statements: number; droppedAsCovered: string[] }
+    | { policy: null; bytes: number; limit: number; error: { code: string; message: string; suggestions: string[] } };
+  applied: { policy: string; bytes: number; state: string | null; lastUpdatedAt: string | null } | null;
+  sync: {
+    desiredVersion: number;
+    appliedVersion: number | null;
+    appliedAt: string | null;
+    lastSync: StoredService['lastSync'] | null;
+  };
+}
+
+export async function describeServicePolicy(deps: PolicyDeps, service: StoredService): Promise<ServicePolicyView> {
+  const grants = await deps.grants.allOfService(service.name);
+  const compilation = compileService(grants, service.arn, deps.compile);
+  const applied = await deps.policies.get(service.arn);
+  const desiredVersion = service.desiredVersion ?? 0;
+  let state: PolicyState;
+  if (!compilation.ok) state = 'failed';
+  else if (applied !== undefined && canonicalPolicy(applied.policy) === compilation.compiled.policy) state = 'in-sync';
+  else if (desiredVersion > (service.appliedVersion ?? -1)) state = 'pending';
+  else state = 'drifted';
+  return {
+    service: service.name,
+    serviceArn: service.arn,
+    state,
+    grants: grants.length,
+    compiled: compilation.ok
+      ? { policy: compilation.compiled.policy, bytes: compilation.compiled.bytes, statements: compilation.compiled.statements, droppedAsCovered: compilation.compiled.droppedAsCovered }
+      : {
+          policy: null,
+          bytes: compilation.tooLarge.bytes,
+          limit: compilation.tooLarge.limit,
+          error: { code: compilation.tooLarge.code, message: compilation.tooLarge.message, suggestions: compilation.tooLarge.suggestions },
+        },
+    applied:
+      applied === undefined
+        ? null
+        : { policy: applied.policy, bytes: Buffer.byteLength(applied.policy, 'utf8'), state: applied.state ?? null, lastUpdatedAt: applied.lastUpdatedAt ?? null },
+    sync: {
+      desiredVersion,
+      appliedVersion: service.appliedVersion ?? null,
+      appliedAt: service.appliedAt ?? null,
+      lastSync: service.lastSync ?? null,
+    },
+  };
+}
