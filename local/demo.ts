@@ -1,5 +1,5 @@
 /**
- * The reference scenario (../shared/DESIGN.md), played against a running stack as a new user
+ * The reference scenario (README.md, "Quick start"), played against a running stack as a new user
  * would: two workloads make their own key pairs and CSRs, get registered, wait for their SVIDs,
  * the three reference grants are created, and each workload obtains Roles Anywhere credentials
  * with its SVID and calls Billing and Rates through the Lattice data plane with SigV4.

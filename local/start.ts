@@ -79,7 +79,7 @@ const demo = values.demo; // --no-demo (allowNegative) sets it false
 if (!demo) {
   console.log('[trellis] demo skipped (--no-demo); serving. Ctrl-C stops.');
 } else {
-  console.log('[trellis] playing the reference scenario (../shared/DESIGN.md); --no-demo skips it');
+  console.log('[trellis] playing the reference scenario (README.md, Quick start); --no-demo skips it');
   const endpoints = stack.endpoints as unknown as Omit<DemoEndpoints, 'dataPlaneCaPem'> & { servicesCaFile: string };
   try {
     const { outcomes } = await runReferenceScenario({ ...endpoints, dataPlaneCaPem: readFileSync(endpoints.servicesCaFile, 'utf8') }, (line) => console.log(`[demo] ${line}`));

@@ -1,6 +1,6 @@
 /**
  * Local stand-in for AWS Private CA (ACM PCA) speaking its wire protocol, awsJson1_1
- * (AWS-REFERENCE.md 1.1, 1.7): `POST /` with `X-Amz-Target: ACMPrivateCA.<Operation>`, JSON in and
+ * (docs/aws-behaviour.md, "ACM Private CA › PCA wire protocol" and "› PCA errors and throttling"): `POST /` with `X-Amz-Target: ACMPrivateCA.<Operation>`, JSON in and
  * out, errors as HTTP 400 with `{"__type","message"}` plus `x-amzn-ErrorType`. Point
  * `@aws-sdk/client-acm-pca` at `endpoint` and it works unchanged. SigV4 signatures are not checked.
  */

@@ -22,7 +22,8 @@ export const OPERATIONS = [
 export type AcmPcaOperation = (typeof OPERATIONS)[number];
 
 /**
- * Same IdempotencyToken, different parameters (UNCONFIRMED in AWS-REFERENCE.md 1.3).
+ * Same IdempotencyToken, different parameters (UNCONFIRMED: docs/aws-behaviour.md, "ACM Private CA ›
+ * Idempotency tokens").
  * Default 'return-original': the AWS docs say a repeated token within 5 minutes means "you are
  * requesting only one certificate", with no word of parameters, so the first certificate's ARN is
  * returned. 'reject' answers InvalidArgsException instead, for tests that want such misuse loud.

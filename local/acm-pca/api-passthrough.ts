@@ -1,11 +1,12 @@
 /**
- * IssueCertificate `ApiPassthrough` (AWS-REFERENCE.md 1.4): validated, then turned into a subject
+ * IssueCertificate `ApiPassthrough` (docs/aws-behaviour.md, "ACM Private CA › API passthrough"):
+ * validated, then turned into a subject
  * Name and X.509 extensions. Which of these end up in the certificate is the template's call
  * (local-ca.ts); this file only builds them.
  *
- * Decision (UNCONFIRMED in the reference): a violated ApiPassthrough constraint (e.g. a
- * UniformResourceIdentifier over 253 characters) answers InvalidArgsException, not the
- * ValidationException used for top-level members, as the project brief asks.
+ * Decision (UNCONFIRMED; docs/aws-behaviour.md, "Decisions where AWS is unconfirmed › PCA
+ * decisions"): a violated ApiPassthrough constraint (e.g. a UniformResourceIdentifier over 253
+ * characters) answers InvalidArgsException, not the ValidationException used for top-level members.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';

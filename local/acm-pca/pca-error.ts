@@ -2,7 +2,8 @@
  * Errors of the local ACM PCA emulator, named exactly as AWS Private CA names them on the wire
  * (`__type` and `x-amzn-ErrorType`). These never leave the emulator as JS errors: the HTTP layer
  * encodes them as awsJson1_1 errors and the AWS SDK on the other side turns them back into
- * exceptions with the same `name` (AWS-REFERENCE.md 1.7).
+ * exceptions with the same `name` (docs/aws-behaviour.md, "ACM Private CA › PCA errors and
+ * throttling").
  */
 export type PcaErrorName =
   | 'ValidationException'

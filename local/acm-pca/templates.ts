@@ -1,5 +1,5 @@
 /**
- * The AWS Private CA certificate templates (AWS-REFERENCE.md 1.5) as data: which sources a
+ * The AWS Private CA certificate templates (docs/aws-behaviour.md, "ACM Private CA › Templates") as data: which sources a
  * template honours (API passthrough, CSR passthrough) and which key usage / extended key usage it
  * fixes. CA templates are recognised by name but refused: this emulator is a single root CA that
  * issues end-entity certificates only.
@@ -39,8 +39,9 @@ interface Family {
 
 const KU_SIGN_AND_ENCIPHER = KU.digitalSignature | KU.keyEncipherment;
 
-// From the AWS template definitions. The CodeSigning and OCSPSigning rows are UNCONFIRMED in
-// AWS-REFERENCE.md; decided: KU critical digitalSignature and a critical EKU, as the AWS
+// From the AWS template definitions. The CodeSigning and OCSPSigning rows are UNCONFIRMED
+// (docs/aws-behaviour.md, "Decisions where AWS is unconfirmed › PCA decisions"); decided: KU
+// critical digitalSignature and a critical EKU, as the AWS
 // definitions pages list them ("Critical, code signing" / "Critical, OCSP signing").
 const FAMILIES: readonly Family[] = [
   { base: 'EndEntityCertificate', hasBase: true, keyUsage: KU_SIGN_AND_ENCIPHER, extendedKeyUsage: { usages: [EKU.serverAuth, EKU.clientAuth], critical: false } },
@@ -93,7 +94,7 @@ export const DEFAULT_TEMPLATE_NAME = 'EndEntityCertificate/V1';
 /** Every end-entity template name this emulator issues with (for tests and docs). */
 export const supportedTemplateNames = (): string[] => [...END_ENTITY_TEMPLATES.keys()];
 
-/** The generic ACM PCA ARN pattern from the model (AWS-REFERENCE.md 1.3), anchored; length 5–200. */
+/** The generic ACM PCA ARN pattern from the model (docs/aws-behaviour.md, "ACM Private CA › ARNs and serials"), anchored; length 5–200. */
 const ARN_PATTERN = /^arn:[\w+=/,.@-]+:acm-pca:[\w+=/,.@-]*:[0-9]*:[\w+=,.@-]+(\/[\w+=,.@-]+)*$/;
 
 export function isWellFormedArn(arn: string): boolean {

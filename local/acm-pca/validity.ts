@@ -1,6 +1,7 @@
 /**
  * `Validity` / `ValidityNotBefore` of IssueCertificate turned into the certificate's NotBefore and
- * NotAfter, with the service's rules (AWS-REFERENCE.md 1.3). Pure: the issuance time is an input.
+ * NotAfter, with the service's rules (docs/aws-behaviour.md, "ACM Private CA › IssueCertificate
+ * validity"). Pure: the issuance time is an input.
  */
 import { pcaError } from './pca-error';
 

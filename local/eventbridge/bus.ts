@@ -3,7 +3,7 @@
  * `X-Amz-Target: AWSEvents.PutEvents`), rules given as data, delivery to an injected `invoke` with retries and
  * an in-memory dead-letter list.
  *
- * Why Trellis has its own (see LOCAL-STACK-NOTES.md): serverless-offline-aws-eventbridge matches the bus by
+ * Why Trellis has its own: serverless-offline-aws-eventbridge matches the bus by
  * substring (an event for `trellis` reached rules of `trellis-dev`), skips the bus check for an empty name,
  * gives events non-unique ids and empty `resources`, knows no content-filter operators, and has no retries or
  * dead letters — all things Trellis's flows must be able to prove locally.

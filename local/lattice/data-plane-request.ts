@@ -1,7 +1,8 @@
 /**
  * The pure parts of a local Lattice data-plane request: the IAM request the auth policy is evaluated
- * against, the Lattice 2.0 Lambda event (AWS-REFERENCE.md 2.5, 3.1), the refusal text, and the
- * translation of the target's answer (3.3) into an HTTP response.
+ * against (docs/aws-behaviour.md, "VPC Lattice auth policies › Policy language and evaluation"), the
+ * Lattice 2.0 Lambda event ("VPC Lattice data plane › Lambda event"), the refusal text, and the
+ * translation of the target's answer ("› Lambda response") into an HTTP response.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -34,7 +35,7 @@ export interface ServiceFacts {
   sourceVpcArn?: string;
 }
 
-/** The Invoke resource: `<service ARN><path>` (the path keeps its leading "/"), AWS-REFERENCE.md 2.5. */
+/** The Invoke resource: `<service ARN><path>` (the path keeps its leading "/"); docs/aws-behaviour.md, "VPC Lattice auth policies › Policy language and evaluation". */
 export const invokeResource = (serviceArn: string, path: string): string => `${serviceArn}${path}`;
 
 export function parseQuery(rawQuery: string): Record<string, string[]> {
@@ -117,7 +118,7 @@ export function targetGroupArn(service: ServiceFacts, functionName: string): str
 const TEXT_TYPES = /^(?:text\/[^;]+|application\/(?:json|xml|javascript))(?:\s*;.*)?$/i;
 
 /**
- * Body encoding (AWS-REFERENCE.md 3.1): text/*, application/json, application/xml and
+ * Body encoding (docs/aws-behaviour.md, "VPC Lattice data plane › Lambda event"): text/*, application/json, application/xml and
  * application/javascript are passed as they are; everything else is base64. Decision where the docs are
  * terse: a body with a content-encoding (e.g. gzip) is base64 whatever its type, since its bytes are
  * not text; an empty body is "" (not base64).
@@ -139,7 +140,8 @@ export const timeEpochMicros = (now: Date): string => (BigInt(now.getTime()) * 1
  * derived from the session's principal tags; a caller who came in by mTLS gets the same claims, since
  * it is the same session. Anonymous callers (authType NONE) get only sourceVpcArn, when known.
  * Lattice adds X-Forwarded-For to every request.
- * UNCONFIRMED, decided: AWS-REFERENCE.md 3.1 spells the principal `arn:aws:iam::<acct>:assumed-role/…`;
+ * UNCONFIRMED, decided (docs/aws-behaviour.md, "Decisions where AWS is unconfirmed › Lattice
+ * decisions"): the Lattice UG's example spells the principal `arn:aws:iam::<acct>:assumed-role/…`;
  * the session ARN STS and Roles Anywhere return (and IAM's denial messages use) is
  * `arn:aws:sts::<acct>:assumed-role/…`, and that is what is sent here, so the principal a target logs is
  * the one CreateSession returned and the one in a 403.
@@ -186,7 +188,7 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
-/** Lattice ignores these in a target's answer and computes Content-Length itself (AWS-REFERENCE.md 3.3). */
+/** Lattice ignores these in a target's answer and computes Content-Length itself (docs/aws-behaviour.md, "VPC Lattice data plane › Lambda response"). */
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'transfer-encoding', 'content-length', 'keep-alive']);
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -78,7 +78,7 @@ export interface DataPlane {
   stop(): Promise<void>;
 }
 
-/** Lattice's request-body limit for Lambda targets (AWS-REFERENCE.md 3). */
+/** Lattice's request-body limit for Lambda targets (docs/aws-behaviour.md, "VPC Lattice data plane › Lambda event"). */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 export const DECISION_LOG_MESSAGE = 'authorization decision';
 

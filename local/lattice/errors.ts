@@ -1,7 +1,8 @@
 /**
  * VPC Lattice errors as the restJson1 wire protocol carries them: the `x-amzn-ErrorType` header names the
  * error (the JS SDK reads the header first), the status code is the one the model gives the error, and the
- * JSON body holds the camelCase members of the error shape (AWS-REFERENCE.md §2.3).
+ * JSON body holds the camelCase members of the error shape (docs/aws-behaviour.md, "VPC Lattice auth
+ * policies › Lattice API errors").
  */
 
 export type LatticeErrorName =

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Identifier formats of VPC Lattice (botocore vpc-lattice 2022-11-30 service-2.json, AWS-REFERENCE.md §2.2) and
+ * Identifier formats of VPC Lattice (botocore vpc-lattice 2022-11-30 service-2.json; docs/aws-behaviour.md, "VPC Lattice auth policies ›
+ * Lattice identifiers") and
  * the deterministic ids this stand-in gives its services. Smithy `pattern` traits are written unanchored; the
  * service matches whole values, so every pattern here is anchored.
  */

@@ -89,7 +89,7 @@ interface ResourcePolicyState {
   putCount: number;
 }
 
-/** An auth policy decides requests only while the resource's authType is AWS_IAM (AWS-REFERENCE.md §2.1). */
+/** An auth policy decides requests only while the resource's authType is AWS_IAM (docs/aws-behaviour.md, "VPC Lattice auth policies › Lattice control-plane API"). */
 export const authPolicyState = (authType: AuthType): AuthPolicyState => (authType === 'AWS_IAM' ? 'Active' : 'Inactive');
 
 const copyService = (s: ServiceRecord): ServiceRecord => ({ ...s, dnsEntry: { ...s.dnsEntry } });

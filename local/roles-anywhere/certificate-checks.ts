@@ -1,6 +1,6 @@
 /**
  * The certificate rules IAM Roles Anywhere applies to an authenticating end-entity certificate
- * (AWS-REFERENCE 4.2, trust-model docs): it chains to the trust anchor, every certificate in the
+ * (docs/aws-behaviour.md, "IAM Roles Anywhere › Certificate requirements"): it chains to the trust anchor, every certificate in the
  * path is currently valid, it is X.509 v3, an end entity (CA:FALSE when basicConstraints is
  * present), has keyUsage digitalSignature and is signed with SHA-256 or stronger.
  *

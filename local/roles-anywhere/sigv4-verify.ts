@@ -4,7 +4,8 @@
  * The expected signature is recomputed with @smithy/signature-v4 (`SignatureV4.sign`) on a
  * request rebuilt from exactly the headers the caller signed, at the caller's X-Amz-Date, with
  * the secret of the session the access key names; then compared in constant time. Lattice rules
- * (AWS-REFERENCE 2.5): payload signing is not supported, so `x-amz-content-sha256` must be
+ * (docs/aws-behaviour.md, "VPC Lattice data plane › SigV4 requests to Lattice services"): payload
+ * signing is not supported, so `x-amz-content-sha256` must be
  * `UNSIGNED-PAYLOAD`. Session credentials must come with their `x-amz-security-token`.
  * Not supported locally: SigV4A (`AWS4-ECDSA-P256-SHA256`) and presigned (query-string) auth;
  * both are answered `malformed` / `missing`.

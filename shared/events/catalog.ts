@@ -1,7 +1,7 @@
 /**
  * The event contract: every detail-type Trellis publishes on the bus `trellis-<stage>` with
  * `source: "trellis"`, each with one versioned detail schema. Publishers build details through
- * `eventEntry`, consumers parse them with `parseDetail`, and docs/events.md is checked against
+ * `pendingEvent`, consumers parse them with `parseDetail`, and docs/events.md is checked against
  * this file by a test, so the three cannot drift apart.
  *
  * Delivery is at least once (EventBridge itself and the outbox sweep may repeat an event):
@@ -38,7 +38,7 @@ export const eventSchemas = {
   WorkloadDeleted: z
     .object({ ...base, workloadId: z.string(), spiffeId: z.string(), revision: z.number().int() })
     .describe('A workload entry was deleted (DELETE /workloads/{id}); its certificates are revoked and its exact-ID grants removed in reaction.'),
-  // >>> SVID events (issue 3) — keep this marker line
+  // >>> SVID events — keep this marker line
   SvidRequested: z
     .object({
       ...base,
@@ -88,7 +88,7 @@ export const eventSchemas = {
     })
     .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (every certificate of a deleted workload, or one issued for a request that no longer applied).'),
   // <<< SVID events
-  // >>> grant and policy events (issue 4) — keep this marker line
+  // >>> grant and policy events — keep this marker line
   GrantChanged: z
     .object({
       ...base,

@@ -1,7 +1,8 @@
 /**
  * The Lambda event VPC Lattice sends to a LAMBDA target, in both structure versions, parsed into one
  * normalised request; the caller identity claims it carries; and the response Lattice expects back.
- * Wire facts: /work/shared/AWS-REFERENCE.md section 3 (AWS VPC Lattice UG, "Lambda functions as targets").
+ * Wire facts: docs/aws-behaviour.md, "VPC Lattice data plane › Lambda event" and "› Lambda response"
+ * (AWS VPC Lattice UG, "Lambda functions as targets").
  *
  * Hand-written because no installed library types these events: @types/aws-lambda has no Lattice
  * trigger, and Powertools' parser (not installed) spells the claims `X509SubjectCn`/`principalOrgId`
@@ -35,8 +36,9 @@ const identitySchema = z.object({
   x509SanNameCn: optionalText,
   x509SanUri: optionalText,
   x509SubjectCn: optionalText,
-  // Spellings used by Powertools (see AWS-REFERENCE 3.1 "Casing"). The AWS doc spelling wins when both
-  // are present; these are read only as a fallback so a claim is never lost to a casing disagreement.
+  // Spellings used by Powertools (docs/aws-behaviour.md, "VPC Lattice data plane › Lambda event", claim
+  // casing). The AWS doc spelling wins when both are present; these are read only as a fallback so a
+  // claim is never lost to a casing disagreement.
   principalOrgId: optionalText,
   X509IssuerOu: optionalText,
   X509SanNameCn: optionalText,
@@ -283,7 +285,7 @@ export function parseLatticeEvent(event: unknown): ParseLatticeEventResult {
 // Response
 // ----------------------------------------------------------------------------------------------
 
-/** The response object a Lambda target returns to Lattice (AWS-REFERENCE 3.3). */
+/** The response object a Lambda target returns to Lattice (docs/aws-behaviour.md, "VPC Lattice data plane › Lambda response"). */
 export interface LatticeResponse {
   isBase64Encoded: boolean;
   statusCode: number;

@@ -9,7 +9,8 @@
  * string prefix matching: `/api` admits `/api`, `/api/x` and also `/apiary`; write `/api/` to
  * admit only what is below `/api/`.
  *
- * How that is expressed (AWS-REFERENCE.md 2.5, 4.2): every statement is
+ * How that is expressed (docs/aws-behaviour.md, "VPC Lattice auth policies › Policy language and
+ * evaluation" and "IAM Roles Anywhere › Principal tags from the certificate"): every statement is
  *   Allow vpc-lattice-svcs:Invoke, Principal "*", Resource "<serviceArn>/*", with conditions
  *   - StringEquals aws:PrincipalArn = the stage's Roles Anywhere role ARN. For a role session this
  *     key holds the ROLE ARN (arn:aws:iam::<acct>:role/<name>), not the session's assumed-role ARN;
@@ -76,8 +77,8 @@ export interface GrantRequest {
 export const HTTP_METHODS: readonly string[] = ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'];
 export const INVOKE_ACTION = 'vpc-lattice-svcs:Invoke';
 /**
- * Lattice documents the auth policy quota as "10 Kilobytes" (AWS-REFERENCE.md 2.4); whether that
- * is 10,000 or 10,240 bytes is UNCONFIRMED. Decision: 10,000 bytes of UTF-8, the smaller reading.
+ * Lattice documents the auth policy quota as "10 Kilobytes" (docs/aws-behaviour.md, "VPC Lattice
+ * auth policies › Auth policy size quota"); whether that is 10,000 or 10,240 bytes is UNCONFIRMED. Decision: 10,000 bytes of UTF-8, the smaller reading.
  */
 export const DEFAULT_MAX_POLICY_BYTES = 10_000;
 export const MAX_PATH_PREFIX_LENGTH = 1024;
@@ -95,7 +96,7 @@ const METHOD_SET = new Set(HTTP_METHODS);
 const PATH_CHARS = /^[A-Za-z0-9\-._~%!&'()+,;=:@/]*$/;
 const SERVICE_ARN = /^arn:aws[a-z-]*:vpc-lattice:[a-z0-9-]+:\d{12}:service\/svc-[0-9a-z]{17}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
-/** STS session-tag value characters (AWS-REFERENCE.md 4.2): a pinned OU can only match such a value. */
+/** STS session-tag value characters (docs/aws-behaviour.md, "STS session naming › Session tags"): a pinned OU can only match such a value. */
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
 
 // ---------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
  * plane enforces auth policies with it, and the compiler's tests use it as the judge.
  *
  * Scope: the resource policy on its own. Lattice also requires the caller's identity policy to
- * allow the call and checks the service-network policy first (AWS-REFERENCE.md 2.5); those are
- * the caller's business. Logic: a statement applies when its Principal, Action, Resource and
+ * allow the call and checks the service-network policy first (docs/aws-behaviour.md, "VPC Lattice
+ * auth policies › Policy language and evaluation"); those are the caller's business. Logic: a statement applies when its Principal, Action, Resource and
  * Condition all match; any applying Deny gives ExplicitDeny, else any applying Allow gives Allow,
  * else ImplicitDeny (the default).
  *

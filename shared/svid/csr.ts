@@ -3,7 +3,8 @@
  * ACM Private CA.
  *
  * Mandatory, not a nicety: every ACM PCA end-entity template copies the CSR's Subject and SAN
- * wherever the API passthrough gives none (AWS-REFERENCE.md 1.5), so anything a workload smuggles
+ * wherever the API passthrough gives none (docs/aws-behaviour.md, "ACM Private CA › Templates"), so
+ * anything a workload smuggles
  * into its CSR (a second URI, somebody else's DNS name, a SPIFFE ID in the CN) could end up in
  * a certificate that IAM Roles Anywhere turns into principal tags. The CSR may therefore only
  * ask for names the registration entry already grants.

@@ -3,8 +3,8 @@
  *
  * Compute from the validity the SVID was ASKED for (or from a certificate whose NotBefore was set
  * explicitly): ACM Private CA back-dates NotBefore by 60 minutes when `ValidityNotBefore` is not
- * given (AWS-REFERENCE.md 1.3), which would move the half-life of a one-hour SVID to the moment
- * it was issued.
+ * given (docs/aws-behaviour.md, "ACM Private CA › IssueCertificate validity"), which would move the
+ * half-life of a one-hour SVID to the moment it was issued.
  */
 
 export interface ValidityWindow {

@@ -18,7 +18,8 @@ import {
 } from '@aws-sdk/client-acm-pca';
 
 /**
- * The template every X.509-SVID is issued with, chosen knowingly (AWS-REFERENCE.md 1.5):
+ * The template every X.509-SVID is issued with, chosen knowingly (docs/aws-behaviour.md, "ACM Private
+ * CA › Templates"):
  * - an *_APIPassthrough* template, so the SPIFFE ID (URI SAN), the DNS names and the subject come
  *   from the API, where Trellis sets them from the registration entry; an API SAN replaces the CSR's.
  * - not *_CSRPassthrough / *_APICSRPassthrough: those copy further CSR extensions into the certificate,
@@ -107,7 +108,7 @@ export class AcmPcaAdapter implements PcaClient {
     const out = await this.client.send(
       new IssueCertificateCommand({
         CertificateAuthorityArn: this.caArn,
-        // The SDK base64-encodes this blob on the wire (AWS-REFERENCE.md 1.1).
+        // The SDK base64-encodes this blob on the wire (docs/aws-behaviour.md, "ACM Private CA › PCA wire protocol").
         Csr: new TextEncoder().encode(request.csrPem),
         SigningAlgorithm: request.signingAlgorithm,
         TemplateArn: request.templateArn,
@@ -148,8 +149,8 @@ export type PcaErrorKind =
 
 /**
  * ThrottlingException is not modelled for ACM PCA: the SDK raises a generic service exception whose
- * name is the wire error type (AWS-REFERENCE.md 1.7). The names below are the throttling codes the
- * SDK's own retry strategy recognises (@smithy/service-error-classification), listed here because
+ * name is the wire error type (docs/aws-behaviour.md, "ACM Private CA › PCA errors and throttling").
+ * The names below are the throttling codes the SDK's own retry strategy recognises (@smithy/service-error-classification), listed here because
  * the ACM PCA client runs with maxAttempts 1 (see shared/aws/clients.ts) and that package is not a
  * direct dependency.
  */

@@ -1,7 +1,8 @@
 /**
  * The session tags IAM Roles Anywhere derives from an authenticating certificate with a
- * profile's default attribute mapping (AWS-REFERENCE.md 4.1–4.2), and the identity fields VPC
- * Lattice hands a Lambda target from them (AWS-REFERENCE.md 3.1).
+ * profile's default attribute mapping (docs/aws-behaviour.md, "IAM Roles Anywhere › Trust policy and
+ * session" and "› Principal tags from the certificate"), and the identity fields VPC Lattice hands a
+ * Lambda target from them ("VPC Lattice data plane › Lambda event").
  */
 import { type Name, X509Certificate } from '../x509';
 import { readSanNames, type SanEntry } from './san';

@@ -2,7 +2,7 @@
  * A rate limit shared by every concurrent invocation, kept in one DynamoDB item and changed only by
  * single-item conditional updates (dynalite has no transactions; one item is atomic in DynamoDB).
  *
- * Why this mechanism (issue 3 asks for a choice): EventBridge may start any number of issuer
+ * Why this mechanism: EventBridge may start any number of issuer
  * invocations at once, so the limit must live outside the function. The alternatives were
  * - an SQS queue with bounded consumer concurrency between the rule and the issuer: bounds
  *   concurrency, not calls per second (a fast issuer with 2 consumers can still exceed 25/s), adds a

@@ -196,7 +196,7 @@ function checkExtendedKeyUsage(cert: X509Certificate): SvidViolation[] {
   }];
 }
 
-/** IAM Roles Anywhere refuses certificates signed with MD5 or SHA-1 (AWS-REFERENCE.md 4.2). */
+/** IAM Roles Anywhere refuses certificates signed with MD5 or SHA-1 (docs/aws-behaviour.md, "IAM Roles Anywhere › Certificate requirements"). */
 function checkSignatureHash(cert: X509Certificate): SvidViolation[] {
   const hash = cert.signatureAlgorithm.hash?.name?.toUpperCase();
   if (hash === 'SHA-1' || hash === 'MD5') {

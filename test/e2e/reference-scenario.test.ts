@@ -1,6 +1,6 @@
 /**
- * `npm start` as a new user runs it: the stack boots, plays the reference scenario of
- * ../shared/DESIGN.md by default, prints the four outcomes and keeps serving. Then, from this
+ * `npm start` as a new user runs it: the stack boots, plays the reference scenario (README.md,
+ * "Quick start"; local/demo.ts) by default, prints the four outcomes and keeps serving. Then, from this
  * process, the same scenario again (the workloads are re-enrolled with new keys) and a grant
  * revoked through the API turns ALLOWED into DENIED within seconds.
  */
