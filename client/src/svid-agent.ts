@@ -205,6 +205,29 @@ export function isPermanentFailure(error: unknown): boolean {
   return false;
 }
 
+/**
+ * One fetch that rides out transient failures (a 5xx such as a Lambda cold start timing out, the
+ * API unreachable for a moment) with capped jittered backoff, all within `timeoutMs`. A permanent
+ * refusal (not registered, forbidden, issuance failed) fails at once.
+ */
+export async function fetchSvidWithRetry(options: FetchSvidOptions & { retryBackoff?: BackoffPolicy; onRetry?: (error: unknown, delayMs: number) => void }): Promise<FetchedSvid> {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = clock.now() + timeoutMs;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await fetchSvid({ ...options, clock, random, timeoutMs: Math.max(0, deadline - clock.now()) });
+    } catch (error) {
+      if (isPermanentFailure(error) || error instanceof AgentStopped) throw error;
+      const wait = backoffDelayMs(attempt, options.retryBackoff ?? RETRY_BACKOFF, random);
+      if (clock.now() + wait >= deadline || options.signal?.aborted) throw error;
+      options.onRetry?.(error, wait);
+      await clock.sleep(wait, options.signal);
+    }
+  }
+}
+
 export type AgentEvent =
   | { type: 'rotated'; rotation: number; svid: FetchedSvid; nextRotationAt: string }
   | { type: 'retrying'; attempt: number; delayMs: number; error: unknown }

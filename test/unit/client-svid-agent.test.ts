@@ -17,6 +17,7 @@ import {
   WorkloadEdgeError,
   backoffDelayMs,
   fetchSvid,
+  fetchSvidWithRetry,
   pollDelayMs,
   rotationTimeMs,
   runSvidAgent,
@@ -261,6 +262,26 @@ describe('fetchSvid', () => {
     expect((error as WorkloadEdgeError).code).toBe('SvidTimeout');
     expect(clock.sleeps.slice(0, 6)).toEqual([250, 500, 1_000, 2_000, 4_000, 5_000]);
     expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(20_000);
+  });
+});
+
+describe('fetchSvidWithRetry (one-shot fetch)', () => {
+  it('rides out transient failures within the timeout, fails at once on a permanent refusal', async () => {
+    const clock = new FakeClock();
+    const api = new FakeApi(clock, ['issue'], [new ApiError(504, 'Http504', 'Lambda timeout'), new WorkloadEdgeError('ApiUnreachable', 'ECONNREFUSED', 'start it')]);
+    const retries: number[] = [];
+    const fetched = await fetchSvidWithRetry({ api, spiffeId: SPIFFE_ID, dir: tempDir(), clock, random: () => 1, onRetry: (_e, ms) => retries.push(ms) });
+    expect(retries).toEqual([1_000, 2_000]);
+    expect(await keyMatchesCertificate(fetched.files)).toBe(true);
+
+    const forbidden = new FakeApi(clock, ['issue'], [new ApiError(403, 'Forbidden', 'not a selector')]);
+    await expect(fetchSvidWithRetry({ api: forbidden, spiffeId: SPIFFE_ID, dir: tempDir(), clock })).rejects.toMatchObject({ code: 'Forbidden' });
+    expect(forbidden.csrs).toHaveLength(0);
+
+    const down = new FakeApi(clock, ['issue'], Array.from({ length: 100 }, () => new ApiError(503, 'Http503', 'down')));
+    const started = clock.now();
+    await expect(fetchSvidWithRetry({ api: down, spiffeId: SPIFFE_ID, dir: tempDir(), clock, timeoutMs: 10_000 })).rejects.toMatchObject({ status: 503 });
+    expect(clock.now() - started).toBeLessThanOrEqual(10_000);
   });
 });
 

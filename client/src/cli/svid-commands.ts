@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { WorkloadEdgeError } from '../edge-error';
-import { fetchSvid, runSvidAgent, type AgentEvent, type FetchedSvid } from '../svid-agent';
+import { fetchSvidWithRetry, runSvidAgent, type AgentEvent, type FetchedSvid } from '../svid-agent';
 import { apiFor } from './admin-commands';
 import { globalOptions, output } from './context';
 
@@ -67,7 +67,13 @@ export function addSvidCommands(program: Command): void {
       const timeoutMs = o.timeout * 1000;
 
       if (o.watch !== true) {
-        const fetched = await fetchSvid({ api, spiffeId: o.spiffeId, dir, timeoutMs });
+        const fetched = await fetchSvidWithRetry({
+          api,
+          spiffeId: o.spiffeId,
+          dir,
+          timeoutMs,
+          onRetry: (error, delayMs) => out.info(`trellis: ${errorText(error)}; retrying in ${delayMs} ms`),
+        });
         if (o.onRotate !== undefined) await runHook(o.onRotate, fetched);
         out.result(fetched, () => describe(fetched));
         return;
