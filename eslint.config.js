@@ -17,4 +17,12 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // What the Lambdas run reads its settings in one place, validated (shared/config.ts).
+    files: ['shared/**/*.ts', 'functions/**/*.ts'],
+    ignores: ['shared/config.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read settings through setting() of shared/config.ts, which validates them.' }],
+    },
+  },
 );

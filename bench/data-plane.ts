@@ -14,6 +14,7 @@ import { startDataPlane } from '../local/lattice/data-plane';
 import { createServerTls } from '../local/lattice/data-plane-tls';
 import { LOCAL_IDENTITY, startStandIns } from '../local/stand-ins';
 import { handler as billing } from '../functions/billing/handler';
+import { lambdaContext } from '../test/support/in-process-stack';
 import { privateKeyPemFor } from '@trellis/client';
 import { signLatticeRequest } from '@trellis/client';
 import { Workload } from '@trellis/client';
@@ -135,7 +136,7 @@ export async function run(): Promise<BenchSection> {
       isRevoked: (cert) => standIns.acmPca.isRevoked(cert.serialNumber),
       stateDir,
       services: { billing: 'billing' },
-      invoke: (_name, event) => billing(event),
+      invoke: (_name, event) => billing(event, lambdaContext('billing')),
     });
     stops.push(() => dataPlane.stop());
 

@@ -26,9 +26,9 @@ const schemas = {
   PAGE_TOKEN_KEY: z.string().min(16, 'must be at least 16 characters'),
   /** Set only by the local stack: who an unsigned request acts as (serverless-offline drops AWS_IAM auth). */
   LOCAL_UNSIGNED_CALLER_ARN: z.preprocess((v) => (v === '' ? undefined : v), z.string().startsWith('arn:', 'must be an ARN').optional()),
-  /** SVID state per workload (issue 3): requests, the current certificate, every serial issued. */
+  /** SVID state per workload: requests, the current certificate, every serial issued. */
   SVIDS_TABLE: nonEmpty,
-  /** Token buckets shared by all concurrent invocations (the IssueCertificate rate limit). */
+  /** The schedule of call slots (GCRA) shared by all concurrent invocations: the IssueCertificate rate limit. */
   RATE_LIMITS_TABLE: nonEmpty,
   /** The ACM Private CA that signs X.509-SVIDs (stage parameter caArn). */
   PCA_CA_ARN: z
@@ -40,7 +40,7 @@ const schemas = {
     .regex(/^\d+(\.\d+)?$/, 'must be a positive number')
     .transform(Number)
     .pipe(z.number().gt(0, 'must be above 0')),
-  // Grants and auth-policy sync (issue 4).
+  // Grants and auth-policy sync.
   GRANTS_TABLE: nonEmpty,
   SERVICES_TABLE: nonEmpty,
   /** The stage's managed Lattice services, `name=arn` pairs separated by commas (seeded into SERVICES_TABLE). */
@@ -59,6 +59,8 @@ const schemas = {
   WORKLOAD_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'),
   /** Optional pin of the issuing CA (aws:PrincipalTag/x509Issuer/OU) in every auth policy; empty = no pin. */
   POLICY_ISSUER_OU: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  /** The outbox sweeper leaves outboxes younger than this (ms) to the request that wrote them; default 30 s. */
+  OUTBOX_GRACE_MS: z.preprocess((v) => (v === undefined || v === '' ? '30000' : v), z.string().regex(/^\d+$/, 'must be a whole number of milliseconds').transform(Number)),
 } as const;
 
 type Schemas = typeof schemas;

@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 
-/** Structured JSON logs (Powertools). One logger per process, named after the function. */
-export const logger = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'trellis',
-  logLevel: (process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'INFO') as 'INFO',
-});
+/**
+ * Structured JSON logs, one logger per process. Powertools reads its own settings from the
+ * environment serverless.yml sets: POWERTOOLS_SERVICE_NAME (the function) and
+ * POWERTOOLS_LOG_LEVEL (or AWS_LAMBDA_LOG_LEVEL when Lambda's advanced logging controls are on).
+ */
+export const logger = new Logger();

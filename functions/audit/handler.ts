@@ -5,6 +5,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { dynamoDocumentClient } from '../../shared/aws/clients';
+import { lambdaHandler } from '../../shared/handler';
 import { setting } from '../../shared/config';
 import { logger } from '../../shared/logger';
 
@@ -12,7 +13,7 @@ const table = setting('AUDIT_TABLE');
 const db = dynamoDocumentClient();
 const RETENTION_SECONDS = 30 * 24 * 3600;
 
-export const handler = async (event: EventBridgeEvent<string, Record<string, unknown>>): Promise<void> => {
+export const handler = lambdaHandler(async (event: EventBridgeEvent<string, Record<string, unknown>>): Promise<void> => {
   const eventId = typeof event.detail.eventId === 'string' ? event.detail.eventId : event.id;
   logger.info('trellis event', { detailType: event['detail-type'], eventId, detail: event.detail });
   await db.send(
@@ -27,4 +28,4 @@ export const handler = async (event: EventBridgeEvent<string, Record<string, unk
       },
     }),
   );
-};
+});

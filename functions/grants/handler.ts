@@ -1,7 +1,7 @@
 /** Services and grants API: parse, authorise, call the use case, answer. Reads are open to any IAM caller; changes need an administrator. */
 import { apiHandler, requireBody, type ApiRequest } from '../../shared/http/api';
 import { requireAdmin } from '../../shared/http/caller';
-import { decodePageToken, encodePageToken, parseLimit } from '../../shared/http/page-token';
+import { pageBody, readPage } from '../../shared/http/page-token';
 import { parseInput } from '../../shared/http/validation';
 import { setting } from '../../shared/config';
 import { createGrant } from '../../shared/grants/create-grant';
@@ -21,16 +21,9 @@ const optionalQuery = (req: ApiRequest, name: string): string | undefined => {
 
 export const handler = apiHandler({
   'GET /services': async (req) => {
-    const limit = parseLimit(req.query.limit, 100, 50);
-    const start = req.query.nextToken ? decodePageToken(req.query.nextToken, pageTokenKey, 'services') : undefined;
+    const { limit, start } = readPage(req.query, pageTokenKey, 'services', { max: 100, fallback: 50 });
     const page = await listServices(deps, limit, start);
-    return {
-      status: 200,
-      body: {
-        items: page.items.map(toPublicService),
-        ...(page.lastKey ? { nextToken: encodePageToken(page.lastKey, pageTokenKey, 'services') } : {}),
-      },
-    };
+    return { status: 200, body: pageBody(page.items.map(toPublicService), page.lastKey, pageTokenKey, 'services') };
   },
 
   'PUT /services/{name}': async (req) => {
@@ -55,16 +48,9 @@ export const handler = apiHandler({
     const query = { service: optionalQuery(req, 'service'), caller: optionalQuery(req, 'caller') };
     // A token is only valid for the listing (filters) it was issued for.
     const scope = `grants:${JSON.stringify([query.service ?? null, query.caller ?? null])}`;
-    const limit = parseLimit(req.query.limit, 100, 50);
-    const start = req.query.nextToken ? decodePageToken(req.query.nextToken, pageTokenKey, scope) : undefined;
+    const { limit, start } = readPage(req.query, pageTokenKey, scope, { max: 100, fallback: 50 });
     const page = await listGrants(deps, query, limit, start);
-    return {
-      status: 200,
-      body: {
-        items: page.items.map(toPublicGrant),
-        ...(page.lastKey ? { nextToken: encodePageToken(page.lastKey, pageTokenKey, scope) } : {}),
-      },
-    };
+    return { status: 200, body: pageBody(page.items.map(toPublicGrant), page.lastKey, pageTokenKey, scope) };
   },
 
   'GET /grants/{id}': async (req) => ({ status: 200, body: toPublicGrant(await getGrant(deps, req.params.id ?? '')) }),

@@ -2,6 +2,7 @@
 import { dynamoDocumentClient, eventBridge } from '../../shared/aws/clients';
 import { setting } from '../../shared/config';
 import { EventBridgePublisher } from '../../shared/events/publisher';
+import { lambdaHandler } from '../../shared/handler';
 import { logger } from '../../shared/logger';
 import { Outbox } from '../../shared/outbox/outbox';
 
@@ -13,9 +14,9 @@ const tables: { table: string; keys: string[] }[] = [
   { table: setting('SERVICES_TABLE'), keys: ['name'] },
 ];
 /** Outboxes younger than this are still being flushed by the request that wrote them. */
-const GRACE_MS = Number(process.env.OUTBOX_GRACE_MS ?? 30_000);
+const GRACE_MS = setting('OUTBOX_GRACE_MS');
 
-export const handler = async (): Promise<{ published: number; failed: number }> => {
+export const handler = lambdaHandler(async (): Promise<{ published: number; failed: number }> => {
   let published = 0;
   let failed = 0;
   for (const { table, keys } of tables) {
@@ -26,4 +27,4 @@ export const handler = async (): Promise<{ published: number; failed: number }> 
   logger.info('outbox sweep finished', { published, failed });
   if (failed > 0) throw new Error(`${failed} outbox(es) could not be published; the next sweep retries`);
   return { published, failed };
-};
+});

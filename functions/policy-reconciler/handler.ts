@@ -4,14 +4,15 @@
  * emitting PolicyDriftRepaired. Failures of single services are reported as PolicySyncFailed and
  * retried by the next run; a failure to publish fails the invocation.
  */
+import { lambdaHandler } from '../../shared/handler';
 import { logger } from '../../shared/logger';
 import { policyDeps } from '../../shared/policy-sync/deps';
 import { reconcileAll, type ReconcileSummary } from '../../shared/policy-sync/reconcile';
 
 const deps = policyDeps();
 
-export const handler = async (): Promise<ReconcileSummary> => {
+export const handler = lambdaHandler(async (): Promise<ReconcileSummary> => {
   const summary = await reconcileAll(deps);
   logger.info('policy reconcile finished', { services: summary.services, inSync: summary.inSync, repaired: summary.repaired, failed: summary.failed });
   return summary;
-};
+});

@@ -1,4 +1,5 @@
+import { lambdaHandler } from '../../shared/handler';
 import { createTargetHandler } from '../../shared/lattice/target-handler';
 
 /** Rates: a VPC Lattice Lambda target that logs and echoes the caller's identity claims. */
-export const handler = createTargetHandler({ serviceName: 'rates', displayName: 'Rates' });
+export const handler = lambdaHandler(createTargetHandler({ serviceName: 'rates', displayName: 'Rates' }));

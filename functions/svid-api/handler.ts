@@ -1,6 +1,6 @@
 /** SVID API: submit a CSR, read a workload's SVID, read the trust bundle. Parse, authorise, call, answer. */
 import { z } from 'zod';
-import { apiHandler, requireBody, type ApiResponse } from '../../shared/http/api';
+import { apiHandler, requireBody } from '../../shared/http/api';
 import { callerIsOneOf, type Caller } from '../../shared/http/caller';
 import { parseInput } from '../../shared/http/validation';
 import { forbidden, TrellisError, validationError } from '../../shared/errors';
@@ -50,12 +50,12 @@ export const handler = apiHandler({
       case 'none':
         throw new TrellisError('SvidNotRequested', 404, `No SVID has been requested for workload ${workload.id}: submit a CSR with POST /workloads/${workload.id}/csr`);
       case 'pending': {
-        const error = new TrellisError(
+        throw new TrellisError(
           'SvidPending',
           404,
           `The SVID of workload ${workload.id} is being issued (request ${view.request.requestId}, ${view.request.trigger}, made ${view.request.requestedAt}); GET it again in a moment`,
+          { headers: { 'Retry-After': '1' } },
         );
-        return { ...errorAsResponse(error), headers: { 'Retry-After': '1' } };
       }
       case 'failed': {
         const failure = view.request.failure ?? { reason: 'unknown', message: 'no reason was recorded' };
@@ -96,8 +96,3 @@ export const handler = apiHandler({
     return { status: 200, body: await toSpiffeBundle([pem], { refreshHintSeconds: REFRESH }), headers: cache };
   },
 });
-
-/** The JSON error body of a TrellisError as a normal response, to add headers such as Retry-After. */
-function errorAsResponse(error: TrellisError): ApiResponse {
-  return { status: error.status, body: { error: { code: error.code, message: error.message } } };
-}

@@ -1,12 +1,13 @@
 /** Scheduled: renews every SVID past half of its lifetime and fails requests pending too long. */
+import { lambdaHandler } from '../../shared/handler';
 import { logger } from '../../shared/logger';
 import { renewDueSvids, type RenewalReport } from '../../shared/svid/renew';
 import { svidDeps } from '../../shared/svid/deps';
 
 const deps = svidDeps();
 
-export const handler = async (): Promise<RenewalReport> => {
+export const handler = lambdaHandler(async (): Promise<RenewalReport> => {
   const report = await renewDueSvids(deps, new Date());
   logger.info('SVID renewal pass finished', { renewed: report.renewed.length, timedOut: report.timedOut.length });
   return report;
-};
+});

@@ -1,7 +1,7 @@
 /** Registration API: parse, authorise, call the use case, answer. */
 import { apiHandler, requireBody } from '../../shared/http/api';
 import { requireAdmin } from '../../shared/http/caller';
-import { decodePageToken, encodePageToken, parseLimit } from '../../shared/http/page-token';
+import { pageBody, readPage } from '../../shared/http/page-token';
 import { parseInput } from '../../shared/http/validation';
 import { setting } from '../../shared/config';
 import { toPublic, workloadSchemas } from '../../shared/workloads/model';
@@ -20,16 +20,9 @@ export const handler = apiHandler({
   },
 
   'GET /workloads': async (req) => {
-    const limit = parseLimit(req.query.limit, 100, 50);
-    const start = req.query.nextToken ? decodePageToken(req.query.nextToken, pageTokenKey, 'workloads') : undefined;
+    const { limit, start } = readPage(req.query, pageTokenKey, 'workloads', { max: 100, fallback: 50 });
     const page = await deps.repo.list(limit, start);
-    return {
-      status: 200,
-      body: {
-        items: page.items.map(toPublic),
-        ...(page.lastKey ? { nextToken: encodePageToken(page.lastKey, pageTokenKey, 'workloads') } : {}),
-      },
-    };
+    return { status: 200, body: pageBody(page.items.map(toPublic), page.lastKey, pageTokenKey, 'workloads') };
   },
 
   'GET /workloads/{id}': async (req) => {

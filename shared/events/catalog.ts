@@ -38,7 +38,6 @@ export const eventSchemas = {
   WorkloadDeleted: z
     .object({ ...base, workloadId: z.string(), spiffeId: z.string(), revision: z.number().int() })
     .describe('A workload entry was deleted (DELETE /workloads/{id}); its certificates are revoked and its exact-ID grants removed in reaction.'),
-  // >>> SVID events — keep this marker line
   SvidRequested: z
     .object({
       ...base,
@@ -87,8 +86,6 @@ export const eventSchemas = {
       reason: z.enum(['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE']),
     })
     .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (every certificate of a deleted workload, or one issued for a request that no longer applied).'),
-  // <<< SVID events
-  // >>> grant and policy events — keep this marker line
   GrantChanged: z
     .object({
       ...base,
@@ -151,7 +148,6 @@ export const eventSchemas = {
       bytes: z.number().int(),
     })
     .describe('The scheduled reconcile found an applied policy that was not the compilation of the grants (removed, changed outside Trellis, or behind the grants) and re-applied it.'),
-  // <<< grant and policy events
 } as const;
 
 export type DetailType = keyof typeof eventSchemas;

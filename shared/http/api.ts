@@ -1,17 +1,18 @@
 /**
- * The HTTP seam for API Gateway REST (`http` events) handlers: a Middy chain that turns the
- * proxy event into an `ApiRequest` (body limits, content type, JSON, caller identity), runs the
- * route, and maps every outcome — including every error — to a JSON response in one place.
- * A handler never throws past this chain (serverless-offline would turn that into a 502/200).
+ * The HTTP seam for API Gateway REST (`http` events) handlers: one Middy chain (Powertools context,
+ * header and event normalisation, error mapping, body limits and JSON, caller identity) around a
+ * table of routes. A route gets an `ApiRequest` and returns an `ApiResponse`; it never builds an
+ * error body (it throws a TrellisError, which may carry headers).
  */
 import middy from '@middy/core';
+import httpEventNormalizer from '@middy/http-event-normalizer';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { TrellisError } from '../errors';
 import { logger } from '../logger';
-import { resolveCaller, type Caller } from './caller';
-
-export const MAX_BODY_BYTES = 64 * 1024;
+import type { Caller } from './caller';
+import { callerIdentity, errorMapper, jsonBody, jsonResponse, type TrellisApiEvent } from './middlewares';
 
 export interface ApiRequest {
   method: string;
@@ -38,76 +39,41 @@ export interface ApiResponse {
 export type Route = (request: ApiRequest) => Promise<ApiResponse>;
 export type Routes = Record<string, Route>;
 
-const lowerCaseHeaders = (headers: APIGatewayProxyEvent['headers'] | null): Record<string, string> => {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) if (typeof v === 'string') out[k.toLowerCase()] = v;
-  return out;
-};
+const strings = (record: Record<string, string | undefined> | null | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(record ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
 
-function parseBody(event: APIGatewayProxyEvent, headers: Record<string, string>): unknown {
-  if (event.body === null || event.body === undefined || event.body === '') return undefined;
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
-  if (raw.byteLength > MAX_BODY_BYTES) {
-    throw new TrellisError('PayloadTooLarge', 413, `The request body is ${raw.byteLength} bytes; the limit is ${MAX_BODY_BYTES} bytes (64 KiB)`);
-  }
-  const contentType = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (contentType !== 'application/json') {
-    throw new TrellisError('UnsupportedMediaType', 415, `The request body must be JSON with "Content-Type: application/json" (got ${contentType ? `"${contentType}"` : 'none'})`);
-  }
-  try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
-  } catch (error) {
-    throw new TrellisError('MalformedJson', 400, `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-export function jsonResponse(response: ApiResponse): APIGatewayProxyResult {
+function toResult(response: ApiResponse): APIGatewayProxyResult {
   const headers: Record<string, string> = { ...(response.headers ?? {}) };
   if (response.body === undefined) return { statusCode: response.status, headers, body: '' };
-  if (response.contentType) {
-    headers['Content-Type'] = response.contentType;
-    return { statusCode: response.status, headers, body: String(response.body) };
-  }
-  headers['Content-Type'] = 'application/json';
-  return { statusCode: response.status, headers, body: JSON.stringify(response.body) };
-}
-
-export function errorResponse(error: unknown, requestId: string): APIGatewayProxyResult {
-  if (error instanceof TrellisError) {
-    if (error.status >= 500) logger.error('request failed', { code: error.code, error });
-    else logger.info('request refused', { code: error.code, status: error.status, reason: error.message });
-    const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
-    if (error.details) body.details = error.details;
-    return jsonResponse({ status: error.status, body: { error: body } });
-  }
-  logger.error('unhandled error', { error: error instanceof Error ? error : String(error) });
-  return jsonResponse({ status: 500, body: { error: { code: 'InternalError', message: `Internal error; quote request id ${requestId} when reporting it` } } });
+  if (response.contentType) return { statusCode: response.status, headers: { ...headers, 'Content-Type': response.contentType }, body: String(response.body) };
+  return jsonResponse(response.status, response.body, headers);
 }
 
 /** Builds the Lambda handler for a set of routes keyed `"<METHOD> <resource>"`. */
 export function apiHandler(routes: Routes) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+  return middy<TrellisApiEvent, APIGatewayProxyResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(errorMapper())
+    .use(httpHeaderNormalizer())
+    .use(httpEventNormalizer())
+    .use(jsonBody())
+    .use(callerIdentity())
     .handler(async (event, context) => {
-      const requestId = event.requestContext?.requestId ?? context.awsRequestId;
-      try {
-        const route = routes[`${event.httpMethod} ${event.resource}`];
-        if (!route) throw new TrellisError('RouteNotFound', 404, `No route ${event.httpMethod} ${event.resource}`);
-        const headers = lowerCaseHeaders(event.headers);
-        const request: ApiRequest = {
+      const route = routes[`${event.httpMethod} ${event.resource}`];
+      if (!route) throw new TrellisError('RouteNotFound', 404, `No route ${event.httpMethod} ${event.resource}`);
+      if (event.caller === undefined) throw new Error('the callerIdentity middleware did not run');
+      return toResult(
+        await route({
           method: event.httpMethod,
           resource: event.resource,
-          params: Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
-          query: Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
-          headers,
-          body: parseBody(event, headers),
-          caller: resolveCaller(event),
-          requestId,
-        };
-        return jsonResponse(await route(request));
-      } catch (error) {
-        return errorResponse(error, requestId);
-      }
+          params: strings(event.pathParameters),
+          query: strings(event.queryStringParameters),
+          headers: strings(event.headers),
+          body: event.parsedBody,
+          caller: event.caller,
+          requestId: event.requestContext?.requestId ?? context.awsRequestId,
+        }),
+      );
     });
 }
 

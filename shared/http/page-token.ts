@@ -37,3 +37,16 @@ export function parseLimit(raw: string | undefined, max: number, fallback: numbe
   }
   return Number(raw);
 }
+
+/** A listing's page size (`limit`, 1..max, default `fallback`) and where to start (`nextToken`). */
+export function readPage(query: Record<string, string>, secret: string, scope: string, bounds: { max: number; fallback: number }): { limit: number; start: Record<string, unknown> | undefined } {
+  return {
+    limit: parseLimit(query.limit, bounds.max, bounds.fallback),
+    start: query.nextToken ? decodePageToken(query.nextToken, secret, scope) : undefined,
+  };
+}
+
+/** A listing's body: the items, and a `nextToken` (valid only for this listing) when more follow. */
+export function pageBody<T>(items: T[], lastKey: Record<string, unknown> | undefined, secret: string, scope: string): { items: T[]; nextToken?: string } {
+  return { items, ...(lastKey ? { nextToken: encodePageToken(lastKey, secret, scope) } : {}) };
+}

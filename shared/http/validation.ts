@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { validationError, type ErrorDetail, TrellisError } from '../errors';
+import { validationError, type ErrorDetail } from '../errors';
 
 /** zod issues → details that name each field and the rule it broke. */
 export function issuesToDetails(issues: readonly z.core.$ZodIssue[]): ErrorDetail[] {
@@ -47,8 +47,4 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   const details = issuesToDetails(parsed.error.issues);
   const summary = details.map((d) => `${d.field} ${d.message} (${d.rule})`).join('; ');
   throw validationError(`The request is invalid: ${summary}`, details);
-}
-
-export function badRequest(code: string, message: string): TrellisError {
-  return new TrellisError(code, 400, message);
 }

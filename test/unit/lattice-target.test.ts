@@ -15,6 +15,7 @@ import {
   type LatticeRequest,
 } from '../../shared/lattice/target-event';
 import { createTargetHandler } from '../../shared/lattice/target-handler';
+import { lambdaContext } from '../support/in-process-stack';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'lattice');
 type Json = Record<string, unknown>;
@@ -320,7 +321,7 @@ describe('Billing and Rates Lambda targets', () => {
     const logs = captureLogs();
     const info = vi.spyOn(logger, 'info');
     const event = fixture(name);
-    const response = await handler(event);
+    const response = await handler(event, lambdaContext('target'));
 
     expect(response).toEqual(ok(message, identity));
     // The body's identity has exactly the claims in the event, no more.
@@ -344,7 +345,7 @@ describe('Billing and Rates Lambda targets', () => {
 
   it('writes the caller identity as ONE JSON line on stdout with every claim of a Roles Anywhere caller', async () => {
     const logs = captureLogs();
-    await billingHandler(fixture('v2-roles-anywhere'));
+    await billingHandler(fixture('v2-roles-anywhere'), lambdaContext('billing'));
     const lines = logs.stdout();
     expect(lines).toHaveLength(1);
     expect(logs.lines()).toHaveLength(1);
@@ -365,7 +366,7 @@ describe('Billing and Rates Lambda targets', () => {
   it('refuses a V2 event without identity with 403 and logs a warning with the same fields', async () => {
     const logs = captureLogs();
     const info = vi.spyOn(logger, 'info');
-    const response = await billingHandler(fixture('v2-no-identity'));
+    const response = await billingHandler(fixture('v2-no-identity'), lambdaContext('billing'));
     expect(response).toEqual(FORBIDDEN);
     expect(info).not.toHaveBeenCalled();
     const lines = logs.stderr();
@@ -386,7 +387,7 @@ describe('Billing and Rates Lambda targets', () => {
   it('refuses a V1 event (no identity in V1) with 403 and logs it', async () => {
     const logs = captureLogs();
     const warn = vi.spyOn(logger, 'warn');
-    const response = await ratesHandler(fixture('v1'));
+    const response = await ratesHandler(fixture('v1'), lambdaContext('rates'));
     expect(response).toEqual(FORBIDDEN);
     expect(warn).toHaveBeenCalledWith('no authenticated caller identity', {
       targetService: 'rates',
@@ -407,7 +408,7 @@ describe('Billing and Rates Lambda targets', () => {
     const event = fixture('v2-multi-value');
     const identity = (event.requestContext as { identity: Json }).identity;
     delete identity.type;
-    expect(await ratesHandler(event)).toEqual(FORBIDDEN);
+    expect(await ratesHandler(event, lambdaContext('rates'))).toEqual(FORBIDDEN);
   });
 
   it.each([
@@ -417,7 +418,7 @@ describe('Billing and Rates Lambda targets', () => {
     ['an API Gateway v2 event', { version: '2.0', routeKey: '$default', rawPath: '/', requestContext: { http: { method: 'GET' } } }],
   ])('answers 400 to %s and logs the issues', async (_name, event) => {
     const logs = captureLogs();
-    expect(await billingHandler(event)).toEqual(BAD_REQUEST);
+    expect(await billingHandler(event, lambdaContext('billing'))).toEqual(BAD_REQUEST);
     const lines = logs.stderr();
     expect(logs.stdout()).toEqual([]);
     expect(lines).toHaveLength(1);
@@ -430,7 +431,7 @@ describe('Billing and Rates Lambda targets', () => {
     vi.spyOn(logger, 'info').mockImplementation(() => {
       throw new Error('log sink down');
     });
-    expect(await billingHandler(fixture('v2-roles-anywhere'))).toEqual({
+    expect(await billingHandler(fixture('v2-roles-anywhere'), lambdaContext('billing'))).toEqual({
       isBase64Encoded: false,
       statusCode: 500,
       statusDescription: '500 Internal Server Error',
@@ -451,7 +452,7 @@ describe('Billing and Rates Lambda targets', () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.anything(), mutatedEvent.map((patch) => ({ ...base, ...patch }))), async (event) => {
-        const response = await handler(event);
+        const response = await handler(event, lambdaContext('target'));
         expect([200, 400, 403]).toContain(response.statusCode);
         expect(response.headers).toEqual({ 'Content-Type': 'application/json' });
       }),
