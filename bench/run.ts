@@ -3,7 +3,7 @@
  * after another in this process, and writes bench/results/latest.json and latest.md. Ratios are
  * measured side by side in one run; absolute numbers depend on the machine (recorded with them).
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BenchSection } from './types';
@@ -24,7 +24,7 @@ const machine = {
 };
 console.log(`machine: ${JSON.stringify(machine)}`);
 
-const sections: (BenchSection & { file: string; seconds: number })[] = [];
+const sections: (BenchSection & { file: string; seconds: number; measuredAt?: string })[] = [];
 for (const file of files) {
   const mod = (await import(join(dir, file))) as { run?: () => Promise<BenchSection> };
   if (typeof mod.run !== 'function') continue;
@@ -32,7 +32,7 @@ for (const file of files) {
   const started = performance.now();
   const section = await mod.run();
   const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-  sections.push({ ...section, file, seconds });
+  sections.push({ ...section, file, seconds, measuredAt: machine.date });
   console.table(section.rows);
   for (const note of section.notes) console.log(`- ${note}`);
 }
@@ -46,14 +46,24 @@ const table = (rows: Record<string, string | number>[]): string => {
 
 const resultsDir = join(dir, 'results');
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify({ machine, sections }, null, 2)}\n`);
+// A run of some sections (`npm run bench -- <name>`) keeps the other sections' last results, so
+// measuring one area does not erase the others; each section says when it was measured.
+const latestJson = join(resultsDir, 'latest.json');
+if (only.length > 0 && existsSync(latestJson)) {
+  const previous = JSON.parse(readFileSync(latestJson, 'utf8')) as { machine?: { date?: string }; sections?: (typeof sections)[number][] };
+  for (const old of previous.sections ?? []) {
+    if (!sections.some((s) => s.file === old.file)) sections.push({ ...old, measuredAt: old.measuredAt ?? previous.machine?.date ?? 'unknown' });
+  }
+  sections.sort((a, b) => a.file.localeCompare(b.file));
+}
+writeFileSync(latestJson, `${JSON.stringify({ machine, sections }, null, 2)}\n`);
 const md = [
   '# Trellis benchmarks',
   '',
   `Measured by \`npm run bench\` on ${machine.date}: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}.`,
   'Absolute numbers depend on the machine; compare the ratios, which were measured side by side in the same run.',
   '',
-  ...sections.flatMap((s) => [`## ${s.title}`, '', `(${s.file}, ${s.seconds} s)`, '', table(s.rows), ...s.notes.map((n) => `- ${n}`), '']),
+  ...sections.flatMap((s) => [`## ${s.title}`, '', `(${s.file}, ${s.seconds} s${s.measuredAt === undefined || s.measuredAt === machine.date ? '' : `, measured ${s.measuredAt}`})`, '', table(s.rows), ...s.notes.map((n) => `- ${n}`), '']),
 ].join('\n');
 writeFileSync(join(resultsDir, 'latest.md'), md);
 console.log(`\nwrote bench/results/latest.json and latest.md`);
