@@ -11,7 +11,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import type { SessionCredentials } from './roles-anywhere-signer';
 import { createSessionFor, isFresh, type CreateSessionFn } from './session-cache';
 import { readSvidFiles } from './svid-files';
-import { checkSvidMaterial, loadSvidMaterial, type SvidMaterial } from './svid-material';
+import { assertNotExpired, checkSvidMaterial, loadSvidMaterial, type SvidMaterial } from './svid-material';
 import type { RolesAnywhereSettings } from './workload';
 
 export type SvidSource = { svidDir: string } | { svid: () => Promise<{ certificatePem: string; keyPem: string }> };
@@ -74,6 +74,9 @@ export function fromSvid(source: SvidSource, options: FromSvidOptions): AwsCrede
       // Stale: the first caller to get here starts the next session, the others join it.
       if (current !== entry) return sessionFor(svid);
     }
+    // The material was checked when first read; an SVID that has expired since (its agent stopped
+    // renewing it) is reported as such rather than as Roles Anywhere's refusal.
+    assertNotExpired(svid.notAfter, now(), 'svidDir' in source ? source.svidDir : 'the SVID source');
     const next = {
       serialHex: svid.serialHex,
       promise: createSessionFor(svid, settings, { now, ...(options.createSession === undefined ? {} : { createSession: options.createSession }) }),

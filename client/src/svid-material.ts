@@ -40,6 +40,13 @@ export interface SvidCheckOptions {
 
 const WATCH_FIX = 'run `trellis svid fetch --watch` (or restart it if it is running: it renews the SVID before it expires) and check its log for renewal errors';
 
+/** SvidExpired when `now` is past notAfter (also for material checked earlier and kept, as fromSvid does). */
+export function assertNotExpired(notAfter: Date, now: Date, origin = 'the SVID source'): void {
+  if (now.getTime() > notAfter.getTime()) {
+    throw new WorkloadEdgeError('SvidExpired', `the SVID in ${origin} expired at ${notAfter.toISOString()} (it is now ${now.toISOString()})`, WATCH_FIX);
+  }
+}
+
 function parsePems(pem: string, what: string, origin: string): X509Certificate[] {
   let ders: ArrayBuffer[];
   try {
@@ -120,9 +127,7 @@ export async function checkSvidMaterial(files: { certificatePem: string; keyPem:
     );
   }
 
-  if (now.getTime() > leaf.notAfter.getTime()) {
-    throw new WorkloadEdgeError('SvidExpired', `the SVID in ${origin} expired at ${leaf.notAfter.toISOString()} (it is now ${now.toISOString()})`, WATCH_FIX);
-  }
+  assertNotExpired(leaf.notAfter, now, origin);
   if (now.getTime() < leaf.notBefore.getTime()) {
     throw new WorkloadEdgeError(
       'SvidNotYetValid',

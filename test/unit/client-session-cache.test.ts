@@ -257,6 +257,19 @@ describe('fromSvid (SDK v3 credential provider)', () => {
     expect(new X509Certificate(fake.calls[1]?.certificatePem ?? '').serialNumber).toBe(next.cert.serialNumber);
   });
 
+  it('an SVID that expired while its session was cached is reported as SvidExpired when the next session is due', async () => {
+    const { svidDir } = await fresh();
+    const clock = { now: T0 };
+    const fake = fakeCreateSession(clock);
+    const provider = fromSvid({ svidDir }, options(clock, fake.create));
+    await provider();
+    clock.now = new Date(svid.cert.notAfter.getTime() + 1);
+    const error = (await provider().catch((e: unknown) => e)) as WorkloadEdgeError;
+    expect(error.code).toBe('SvidExpired');
+    expect(error.fix).toContain('trellis svid fetch --watch');
+    expect(fake.calls).toHaveLength(1);
+  });
+
   it('takes an in-memory SVID source, and does not keep a failed CreateSession', async () => {
     const clock = { now: T0 };
     const fake = fakeCreateSession(clock);
