@@ -5,8 +5,8 @@
 import { readSanNames } from '../../shared/svid/san';
 import { createHash, randomBytes } from 'node:crypto';
 import { type X509Certificate } from '../../shared/x509';
-import { principalTagsFromCertificate, sessionNameFromCertificate } from '../../shared/svid/principal-tags';
-import { sourceIdentityOf } from './principal-tags';
+import { principalTagsFromCertificate, sessionNameFromCertificate } from './session-tags';
+import { sourceIdentityOf } from './source-identity';
 
 export interface RolesAnywhereSession {
   accessKeyId: string;
@@ -68,7 +68,7 @@ export function parseRoleArn(roleArn: string): { partition: string; accountId: s
 
 /**
  * Who a session made with this certificate is: the assumed-role ARN (session name = the serial in
- * hex, as shared/svid/principal-tags.ts spells it), its principal tags and source identity.
+ * hex, as local/roles-anywhere/session-tags.ts spells it), its principal tags and source identity.
  * CreateSession and the local Lattice data plane's mTLS path both call this, so a caller gets the
  * same identity whichever way it authenticates.
  */

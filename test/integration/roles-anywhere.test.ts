@@ -218,7 +218,7 @@ describe('local IAM Roles Anywhere CreateSession', () => {
     const leaf = await makeLeaf(root, { algorithm: 'P-384', serialNumber: '0c0d' });
     const imported = await importPrivateKeyPem(await exportPrivateKeyPem(leaf.keys.privateKey), 'P-384');
     const creds = await createSession({ ...input(leaf), privateKey: imported });
-    expect(creds.assumedRoleArn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/trellis-workload/0c0d`); // the serial's DER bytes in hex (shared/svid/principal-tags.ts)
+    expect(creds.assumedRoleArn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/trellis-workload/0c0d`); // the serial's DER bytes in hex (local/roles-anywhere/session-tags.ts)
   });
 
   it('accepts the three ARNs in the JSON body instead of the query string', async () => {

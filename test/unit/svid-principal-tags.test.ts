@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { latticeIdentityFromTags, principalTagsFromCertificate, sessionNameFromCertificate } from '../../shared/svid/principal-tags';
+import { latticeIdentityFromTags, principalTagsFromCertificate, sessionNameFromCertificate } from '../../local/roles-anywhere/session-tags';
 import { createTestCa, issueLeaf, type TestCa } from './svid-test-ca';
 
 const ID = 'spiffe://example.org/service/orders';

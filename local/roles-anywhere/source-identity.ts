@@ -1,6 +1,6 @@
 /**
  * The source identity IAM Roles Anywhere sets on a session. The principal tags and the session
- * name come from shared/svid/principal-tags.ts (one derivation for Roles Anywhere, the Lattice
+ * name come from local/roles-anywhere/session-tags.ts (one derivation for Roles Anywhere, the Lattice
  * data plane's mTLS path and the tests), see sessionPrincipalFor in credentials.ts.
  */
 import type { X509Certificate } from '../../shared/x509';

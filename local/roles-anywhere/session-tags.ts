@@ -4,9 +4,9 @@
  * session" and "› Principal tags from the certificate"), and the identity fields VPC Lattice hands a
  * Lambda target from them ("VPC Lattice data plane › Lambda event").
  */
-import { type Name, X509Certificate } from '../x509';
-import { readSanNames, type SanEntry } from './san';
-import { parseCertificateChain } from './x509-svid';
+import { type Name, X509Certificate } from '../../shared/x509';
+import { readSanNames, type SanEntry } from '../../shared/svid/san';
+import { parseCertificateChain } from '../../shared/svid/x509-svid';
 
 export type PrincipalTags = Record<string, string>;
 
