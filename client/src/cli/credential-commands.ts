@@ -66,9 +66,9 @@ function localEndpoints(global: GlobalOptions): Endpoints | undefined {
 }
 
 /** The Roles Anywhere settings from the options, defaulting from the local endpoints.json; a UsageError names what is missing. */
-export function resolveSessionSettings(options: SessionOptions, global: GlobalOptions, endpoints: Endpoints | undefined = localEndpoints(global)): RolesAnywhereSettings {
+export function resolveSessionSettings(options: SessionOptions, global: Pick<GlobalOptions, 'region'>, endpoints: Endpoints | undefined, env: NodeJS.ProcessEnv = process.env): RolesAnywhereSettings {
   const identity = endpoints?.workloadIdentity;
-  const region = global.region ?? endpoints?.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const region = global.region ?? endpoints?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const picked = {
     '--trust-anchor-arn': options.trustAnchorArn ?? identity?.trustAnchorArn,
     '--profile-arn': options.profileArn ?? identity?.profileArn,
@@ -128,7 +128,7 @@ export function addCredentialCommands(program: Command): void {
       .addHelpText('after', '\nIn ~/.aws/config:\n  [profile orders]\n  credential_process = trellis credential-process --svid-dir /run/trellis --trust-anchor-arn … --profile-arn … --role-arn … --region …'),
   ).action(async (options: SessionOptions, command: Command) => {
     const global = globalOptions(command);
-    const settings = resolveSessionSettings(options, global);
+    const settings = resolveSessionSettings(options, global, localEndpoints(global));
     const { credentials } = await sessionForSvidDir({ svidDir: options.svidDir, settings, ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }) });
     // Always JSON, and nothing else on stdout: the SDK parses all of it.
     process.stdout.write(`${JSON.stringify(credentialProcessJson(credentials))}\n`);
