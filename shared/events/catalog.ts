@@ -32,6 +32,14 @@ const workload = z.object({
   updatedAt: z.string(),
 });
 
+/** The request an SVID outcome answers (SvidIssued, SvidIssuanceFailed carry the same four fields). */
+const svidRequest = {
+  workloadId: z.string(),
+  spiffeId: z.string(),
+  requestId: z.string().uuid(),
+  trigger: z.enum(['registration', 'csr-submitted', 'renewal']),
+};
+
 export const eventSchemas = {
   WorkloadRegistered: z.object({ ...base, workload }).describe('A workload entry was registered (POST /workloads).'),
   WorkloadUpdated: z.object({ ...base, workload, previousRevision: z.number().int() }).describe('A workload entry was changed (PUT /workloads/{id}); `workload` is the new state.'),
@@ -54,10 +62,7 @@ export const eventSchemas = {
   SvidIssued: z
     .object({
       ...base,
-      workloadId: z.string(),
-      spiffeId: z.string(),
-      requestId: z.string().uuid(),
-      trigger: z.enum(['registration', 'csr-submitted', 'renewal']),
+      ...svidRequest,
       serialNumber: z.string().regex(/^[0-9a-f]+$/),
       notBefore: z.iso.datetime(),
       notAfter: z.iso.datetime(),
@@ -67,10 +72,7 @@ export const eventSchemas = {
   SvidIssuanceFailed: z
     .object({
       ...base,
-      workloadId: z.string(),
-      spiffeId: z.string(),
-      requestId: z.string().uuid(),
-      trigger: z.enum(['registration', 'csr-submitted', 'renewal']),
+      ...svidRequest,
       reason: z.string(),
       message: z.string(),
     })
