@@ -62,7 +62,8 @@ afterAll(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
-describe('trellis call', () => {
+// Each step starts a Node process (about 0.5 s of CPU, several seconds when the 2 cores are busy).
+describe('trellis call', { timeout: 60_000 }, () => {
   it('Orders → Billing with SigV4 is allowed: exit 0, status line and body', async () => {
     const result = await call('orders', ['billing', '/charges?month=2024-05']);
     expect(result.code, result.stderr).toBe(0);

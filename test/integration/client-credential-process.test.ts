@@ -62,7 +62,8 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('trellis credential-process', () => {
+// Each step starts a Node process (about 0.5 s of CPU, several seconds when the 2 cores are busy).
+describe('trellis credential-process', { timeout: 60_000 }, () => {
   it('feeds the SDK\'s fromProcess: two providers and an SDK client refresh on one CreateSession; a rotated SVID gets a new session', async () => {
     const { base, svidDir, cacheDir } = caseDirs();
     const first = await writeIssuedSvid(svidDir, standIns.acmPca.ca, ORDERS);
