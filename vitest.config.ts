@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Two cores. Unit and integration tests (in-process stand-ins) run first, two files at a time;
 // then the end-to-end files, one at a time, each booting the whole stack as `npm start` does
-// (their start-up time is asserted, so they do not compete with the rest for the cores).
+// (so their stacks do not compete with the rest, or each other, for the cores).
 export default defineConfig({
   test: {
     pool: 'forks',

@@ -327,11 +327,10 @@ describe('the local Lattice data plane', () => {
       expect((await callSigV4(reviews, 'rates')).status).toBe(200);
       expect((await callMtls(reviews, 'rates')).status).toBe(200);
       const before = stack.standIns.lattice.store.policyVersion(serviceArn('rates'));
-      const started = Date.now();
       await putPolicy('rates', REFERENCE_GRANTS.rates.filter((g) => g.caller !== REVIEWS));
       const sigv4 = await callSigV4(reviews, 'rates');
       const mtls = await callMtls(reviews, 'rates');
-      expect(Date.now() - started).toBeLessThan(2_000);
+      // No wait, no retry: the very next requests are decided by the new policy version.
       expect(sigv4.status).toBe(403);
       expect(sigv4.body).toBe(deniedText(sessionFor(reviews), 'rates', '/'));
       expect(mtls.status).toBe(403);
