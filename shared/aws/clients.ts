@@ -29,7 +29,7 @@ export function eventBridge(): EventBridgeClient {
 /**
  * ACM Private CA. `maxAttempts: 1`: the SVID issuer retries itself, with jittered backoff and a
  * rate-limiter token for EVERY IssueCertificate attempt; an SDK-level retry would be an extra
- * call the rate limiter never saw (shared/svid/issuance.ts).
+ * call the rate limiter never saw (shared/svid/pca-retries.ts).
  */
 export function acmPca(): ACMPCAClient {
   acmPcaClient ??= new ACMPCAClient({ maxAttempts: 1 });

@@ -18,7 +18,7 @@ const base = {
   occurredAt: z.iso.datetime(),
 };
 
-/** What started a policy sync (shared/policy-sync/sync.ts derives its Trigger type from this). */
+/** What started a policy sync (shared/policy-sync/deps.ts derives its Trigger type from this). */
 const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']);
 
 const workload = z.object({
