@@ -107,6 +107,8 @@ export interface FetchSvidOptions {
   pollBackoff?: BackoffPolicy;
   /** Aborting stops the wait; the files are left as they were. */
   signal?: AbortSignal;
+  /** The workload's entry, when already known (a rotation reuses the first fetch's): saves a lookup. */
+  workload?: { id: string; spiffeId: string };
   /** Writes the files (default writeSvidFiles: atomic per file, key first). */
   write?: (dir: string, files: SvidFiles) => Promise<void>;
   /** Progress, e.g. "pending". */
@@ -142,7 +144,7 @@ export async function fetchSvid(options: FetchSvidOptions): Promise<FetchedSvid>
   const keys = await generateKeyPair('P-256', { extractable: true });
   const publicKey = await crypto.subtle.exportKey('spki', keys.publicKey);
   const csr = await createCsr({ keys, spiffeId: options.spiffeId });
-  const workload = await options.api.findWorkload(options.spiffeId);
+  const workload = options.workload ?? (await options.api.findWorkload(options.spiffeId));
   if (stopped()) throw new AgentStopped();
   const accepted = await options.api.submitCsr(workload.id, csr);
 
@@ -262,7 +264,9 @@ export async function runSvidAgent(options: SvidAgentOptions): Promise<void> {
   const fetchWithRetry = async (): Promise<FetchedSvid | undefined> => {
     for (let attempt = 0; !signal.aborted; attempt += 1) {
       try {
-        return await fetchSvid({ ...options, clock, random, signal });
+        // Rotations reuse the entry found by the first fetch (its id is fixed for the SPIFFE ID).
+        const known = current === undefined ? {} : { workload: { id: current.workloadId, spiffeId: current.spiffeId } };
+        return await fetchSvid({ ...options, ...known, clock, random, signal });
       } catch (error) {
         if (error instanceof AgentStopped || signal.aborted) return undefined;
         if (current === undefined && isPermanentFailure(error)) throw error;

@@ -93,7 +93,10 @@ class FakeApi implements SvidAgentApi {
     private readonly ttlSeconds = 300,
   ) {}
 
+  finds = 0;
+
   async findWorkload(spiffeId: string): Promise<{ id: string; spiffeId: string }> {
+    this.finds += 1;
     return { id: WORKLOAD_ID, spiffeId };
   }
 
@@ -311,6 +314,7 @@ describe('runSvidAgent (watch mode)', () => {
     expect(api.csrs).toHaveLength(4);
     expect(new Set(api.csrs).size).toBe(4);
     expect(keys.size).toBe(4);
+    expect(api.finds).toBe(1); // rotations reuse the entry the first fetch found
     // each renewal started between 135 s and 165 s into the previous SVID's 300 s life
     for (let i = 1; i < rotations.length; i += 1) {
       const previous = rotations[i - 1] as FetchedSvid;
