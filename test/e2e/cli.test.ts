@@ -53,13 +53,13 @@ async function ok(...args: string[]): Promise<string> {
 const openssl = (...args: string[]): string => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Retries `check` until it returns true (policy changes reach the data plane asynchronously). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function eventually(what: string | (() => string), check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`timed out waiting for: ${what}`);
+  throw new Error(`timed out waiting for: ${typeof what === 'function' ? what() : what}`);
 }
 
 const spiffe = (name: string): string => `spiffe://example.org/cli-e2e/${name}`;
@@ -257,7 +257,7 @@ describe('trellis svid fetch --watch', () => {
     })();
 
     try {
-      await eventually('three writes (the first and two rotations)', async () => rotations().length >= 3 || watcher.exitCode !== null, 60_000);
+      await eventually(() => `three writes (the first and two rotations); the agent printed:\n${out}\n${err}`, async () => rotations().length >= 3 || watcher.exitCode !== null, 60_000);
     } finally {
       reading = false;
       await reader;
