@@ -2,32 +2,36 @@
  * A rate limit shared by every concurrent invocation, kept in one DynamoDB item and changed only by
  * single-item conditional updates (dynalite has no transactions; one item is atomic in DynamoDB).
  *
- * Why this mechanism: EventBridge may start any number of issuer
- * invocations at once, so the limit must live outside the function. The alternatives were
- * - an SQS queue with bounded consumer concurrency between the rule and the issuer: bounds
- *   concurrency, not calls per second (a fast issuer with 2 consumers can still exceed 25/s), adds a
- *   queue, a mapping and a second DLQ, and has no local equivalent in the stand-ins;
- * - Lambda reserved concurrency: the same "concurrency is not a rate" problem, and throttled
- *   asynchronous invocations are retried by Lambda for hours, outside the issuer's control;
- * - an in-memory limiter: holds per process only (serverless offline and Lambda run many).
- * A DynamoDB item works identically locally (dynalite) and in AWS and states the limit directly in
- * calls per second.
+ * Role: it only PACES. What bounds how many issuers run at once is the queue in front of the
+ * issuer (serverless.yml: SvidRequested → SQS → the issuer, with the event source's
+ * `maximumConcurrency`), the usual AWS way to smooth calls to a rate-limited API. Concurrency alone
+ * is not a rate (a fast issuer with 2 consumers can still exceed 25/s), so the slots below still
+ * space the calls; with bounded consumers the schedule never holds more than a few slots.
  *
  * Algorithm: a scheduler of call slots (the "virtual scheduling" form of the generic cell rate
  * algorithm). The item holds `nextAt`, the earliest time the next call may start. Acquiring
- * reserves the slot `max(now, nextAt)` and moves `nextAt` one spacing further with one conditional
- * update — no read-modify-write loop, so a burst of N callers costs about N writes, not N². The
- * caller then sleeps until its slot. Slots are therefore at least `spacingMs` apart.
+ * reserves the slot `max(now, nextAt)` and moves `nextAt` one spacing further. Slots are therefore
+ * at least `spacingMs` apart.
+ *
+ * Contention cannot fail a caller: a reservation is at most two conditional updates that use the
+ * same `now`. The first (`nextAt <= now`: idle, the slot is now) and the second (`nextAt > now`:
+ * queued, the slot is `nextAt`) cannot both be false, because `nextAt` only ever grows: if the
+ * first failed, `nextAt > now` held then and still holds. The second update carries one more
+ * condition, `nextAt <= now + budget`, so when it fails the backlog is longer than the caller may
+ * wait — the one outcome that is not a slot, reported as RateLimitBacklog (the caller retries
+ * later; nothing is reserved). There is no cap on rounds: a caller keeps its turn until its own
+ * deadline (an earlier version gave up after 20 rounds and failed requests under load).
  *
  * The spacing is (1000 + jitterAllowanceMs) / ratePerSecond rather than 1000 / rate: a call leaves
  * a little after its slot (timer lateness, network, Lambda clock skew), and two calls that leave
  * with different lateness could otherwise land rate+1 calls inside one second at the CA. The
  * allowance (default 100 ms) trades about 10% of throughput for a limit that holds as the CA
- * measures it; a caller later than a quarter of the allowance for its slot does not use it (see acquire),
- * which leaves the rest for what happens between the slot and the call reaching the CA.
+ * measures it; a caller later than a quarter of the allowance for its slot does not use it (see
+ * acquire) and reserves a new one, which leaves the rest for what happens between the slot and the
+ * call reaching the CA.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sleep as realSleep } from './backoff';
 
 export interface RateLimiter {
@@ -40,7 +44,7 @@ export interface RateLimiter {
 
 export class RateLimitBacklog extends Error {
   constructor(readonly waitMs: number) {
-    super(`the IssueCertificate rate limit has a backlog of ${Math.round(waitMs)} ms, more than this invocation can wait`);
+    super(`the IssueCertificate rate limit has a backlog longer than the ${Math.round(waitMs)} ms this invocation could still wait; the request is retried later`);
     this.name = 'RateLimitBacklog';
   }
 }
@@ -53,7 +57,6 @@ export interface RateLimiterOptions {
 }
 
 export const DEFAULT_JITTER_ALLOWANCE_MS = 100;
-const MAX_ROUNDS = 20;
 
 /** Time between two slots for a rate, allowance included. */
 export function slotSpacingMs(ratePerSecond: number, jitterAllowanceMs = DEFAULT_JITTER_ALLOWANCE_MS): number {
@@ -81,23 +84,18 @@ export class DynamoRateLimiter implements RateLimiter {
 
   async acquire(maxWaitMs: number): Promise<number> {
     const deadline = this.now() + maxWaitMs;
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+    for (;;) {
       const now = this.now();
-      const slot = (await this.takeIdleSlot(now)) ?? (await this.takeQueuedSlot(now, deadline - now));
-      if (slot !== undefined) {
-        await this.sleep(slot - this.now());
-        // A slot is only good on time: a caller that wakes up (or got its answer) late would call
-        // close to the next slot's caller. Late by more than the tolerance, it lets the slot go
-        // unused (that only costs throughput) and takes a new one.
-        if (this.now() - slot <= this.lateToleranceMs) return slot;
-        continue;
-      }
-      // Neither condition held: the backlog is too long, or `nextAt` moved between the two
-      // updates (it just passed `now`). Read it to tell which.
-      const nextAt = await this.readNextAt();
-      if (nextAt !== undefined && nextAt > deadline) throw new RateLimitBacklog(nextAt - this.now());
+      // Wait-free: when the idle update fails, the queued one can fail only on the budget (see above).
+      const slot = (await this.takeIdleSlot(now)) ?? (await this.takeQueuedSlot(now, Math.max(0, deadline - now)));
+      if (slot === undefined) throw new RateLimitBacklog(Math.max(0, deadline - now));
+      await this.sleep(slot - this.now());
+      // A slot is only good on time: a caller that wakes up (or got its answer) late would call
+      // close to the next slot's caller. Late by more than the tolerance, it lets the slot go
+      // unused (that only costs throughput) and reserves again, for as long as its budget lasts.
+      if (this.now() - slot <= this.lateToleranceMs) return slot;
+      if (this.now() >= deadline) throw new RateLimitBacklog(0);
     }
-    throw new Error(`rate limiter ${this.limiterId}: no timely slot after ${MAX_ROUNDS} rounds (contention or a stalled process)`);
   }
 
   /** Nobody is queued (`nextAt` passed): the slot is now. */
@@ -137,10 +135,5 @@ export class DynamoRateLimiter implements RateLimiter {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
-  }
-
-  private async readNextAt(): Promise<number | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { limiterId: this.limiterId }, ConsistentRead: true }));
-    return out.Item?.nextAt === undefined ? undefined : Number(out.Item.nextAt);
   }
 }
