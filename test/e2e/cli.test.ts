@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +128,14 @@ describe('trellis: usage and exit codes', () => {
     const refusedJson = await trellis('--json', 'workloads', 'register', '--spiffe-id', 'spiffe://other.org/x');
     expect(refusedJson.code).toBe(1);
     expect(JSON.parse(refusedJson.stderr)).toMatchObject({ error: { code: 'ValidationFailed', status: 400, details: [{ field: 'spiffeId' }] } });
+
+    // no local stack at that address: the error says what to check
+    const endpointsFile = join(work, 'stopped-stack.json');
+    writeFileSync(endpointsFile, JSON.stringify({ api: `http://127.0.0.1:${PORT_BASE + 29}/local`, region: 'us-east-1' }));
+    const unreachable = await trellis('--endpoints', endpointsFile, 'workloads', 'list');
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('ApiUnreachable');
+    expect(unreachable.stderr).toContain('npm start');
   });
 });
 
@@ -154,6 +162,12 @@ describe('trellis: register, fetch, grant, call', () => {
     const stale = await trellis('workloads', 'update', registered.id, '--ttl', '900', '--revision', '1');
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain('RevisionMismatch');
+
+    await ok('workloads', 'register', '--spiffe-id', spiffe('scratch'));
+    expect(await ok('workloads', 'delete', spiffe('scratch'))).toContain('deleted');
+    const gone = await trellis('workloads', 'get', spiffe('scratch'));
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('NotFound');
 
     const services = JSON.parse(await ok('--json', 'services', 'list')) as { items: { name: string }[] };
     expect(services.items.map((s) => s.name)).toEqual(expect.arrayContaining(['billing', 'rates']));
