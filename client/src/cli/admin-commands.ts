@@ -20,7 +20,7 @@ export function parseInteger(name: string): (value: string) => number {
   };
 }
 
-/** Left-aligned columns, two spaces apart; `-` for empty cells. */
+/** Left-aligned columns, two spaces apart; `-` for empty cells. Hand-written: a few lines, where a table library would be one more dependency loaded by every command. */
 export function table(headers: string[], rows: string[][]): string {
   const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === '' ? '-' : cell)))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
