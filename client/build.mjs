@@ -1,6 +1,8 @@
-// Bundles the CLI into one ES module (dist/trellis.mjs) with a source map. Dependencies stay
-// external: they are installed beside it, and the AWS SDK credential chain is loaded only by the
-// commands that sign API calls for a deployed stage.
+// Bundles the CLI into ES modules with source maps: dist/trellis.mjs and the chunks it loads on
+// demand. Dependencies are bundled in (tree-shaken and minified): resolving and loading hundreds of
+// package files costs a credential_process call more than the work it does. The AWS SDK credential
+// chain is imported dynamically, so it lands in its own chunk, loaded only by the commands that
+// sign API calls for a deployed stage.
 import { build } from 'esbuild';
 
 await build({
@@ -8,11 +10,14 @@ await build({
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
-  packages: 'external',
+  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
   sourcemap: true,
   minify: true,
+  legalComments: 'none',
+  // Some bundled CommonJS dependencies call require() for Node built-ins.
+  banner: { js: "import { createRequire as __trellisRequire } from 'node:module'; const require = __trellisRequire(import.meta.url);" },
   logLevel: 'warning',
 });
