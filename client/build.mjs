@@ -1,4 +1,7 @@
-// Bundles the CLI into ES modules with source maps: dist/trellis.mjs and the chunks it loads on
+// Builds the package: dist/index.mjs, the library (its dependencies stay external, as a library's
+// should: the consumer's installation provides them), and the CLI.
+//
+// The CLI: bundled into ES modules with source maps: dist/trellis.mjs and the chunks it loads on
 // demand. Dependencies are bundled in (tree-shaken and minified): resolving and loading hundreds of
 // package files costs a credential_process call more than the work it does. The AWS SDK credential
 // chain is imported dynamically, so it lands in its own chunk, loaded only by the commands that
@@ -19,5 +22,18 @@ await build({
   legalComments: 'none',
   // Some bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __trellisRequire } from 'node:module'; const require = __trellisRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: { index: 'src/index.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  packages: 'external',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
   logLevel: 'warning',
 });

@@ -1,6 +1,7 @@
 /** Administrator commands over the control-plane API: workloads, grants, services, policies. */
 import { Command, InvalidArgumentError } from 'commander';
 import { TrellisApi, type Grant, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
+import { WorkloadEdgeError } from '../edge-error';
 import { globalOptions, loadEndpoints, output, type Output } from './context';
 
 /** The API client for this invocation: signed (SigV4, execute-api) exactly when --api names a deployed stage. */
@@ -193,6 +194,29 @@ interface GrantAddOptions {
   service: string;
   method?: string[];
   pathPrefix?: string[];
+  wait?: number | true;
+}
+
+const waitSeconds = (value: number | true): number => (value === true ? 30 : value);
+
+/**
+ * Polls the service's policy view until the applied policy is the compilation of the current grants
+ * (the sync is asynchronous: GrantChanged → policy sync → PutAuthPolicy), so a script can call the
+ * service right after `grants add --wait`.
+ */
+async function waitForPolicy(api: TrellisApi, service: string, seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    const policy = await api.getServicePolicy(service);
+    if (policy.state === 'in-sync') return;
+    if (policy.state === 'failed') {
+      throw new WorkloadEdgeError('PolicyNotApplied', `the auth policy of ${service} cannot be applied: ${policy.compiled.error?.message ?? 'the grants do not compile'}`, `run \`trellis policy show ${service}\` and follow its suggestions`);
+    }
+    if (Date.now() + delay > deadline) {
+      throw new WorkloadEdgeError('PolicyNotYetApplied', `the auth policy of ${service} is still ${policy.state} after ${seconds} s`, `check the policy-sync function's logs; \`trellis policy show ${service}\` shows the state`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 function addGrantCommands(program: Command): void {
@@ -205,6 +229,7 @@ function addGrantCommands(program: Command): void {
     .requiredOption('--service <name>', 'the managed service (see `trellis services list`)')
     .option('--method <method>', 'only this HTTP method (repeatable; default every method)', collect)
     .option('--path-prefix <prefix>', 'only paths under this prefix (repeatable; default every path)', collect)
+    .option('--wait [seconds]', 'return once the service\'s auth policy enforces the change (default 30 s)', parseInteger('--wait'))
     .action(
       act<[GrantAddOptions]>(async (api, out, o) => {
         const grant = await api.createGrant({
@@ -213,7 +238,8 @@ function addGrantCommands(program: Command): void {
           ...(o.method === undefined ? {} : { methods: o.method }),
           ...(o.pathPrefix === undefined ? {} : { pathPrefixes: o.pathPrefix }),
         });
-        out.result(grant, () => `granted ${grant.caller} → ${grant.service}\n${grantTable([grant])}`);
+        if (o.wait !== undefined) await waitForPolicy(api, grant.service, waitSeconds(o.wait));
+        out.result(grant, () => `granted ${grant.caller} → ${grant.service}${o.wait === undefined ? '' : ' (enforced)'}\n${grantTable([grant])}`);
       }),
     );
 
@@ -233,10 +259,13 @@ function addGrantCommands(program: Command): void {
     .command('remove')
     .description('remove a grant')
     .argument('<id>', 'the grant id (gr-…, see `trellis grants list`)')
+    .option('--wait [seconds]', 'return once the service\'s auth policy enforces the change (default 30 s)', parseInteger('--wait'))
     .action(
-      act<[string]>(async (api, out, id) => {
+      act<[string, { wait?: number | true }]>(async (api, out, id, o) => {
+        const service = o.wait === undefined ? undefined : (await api.getGrant(id)).service;
         await api.deleteGrant(id);
-        out.result({ deleted: id }, `removed grant ${id}`);
+        if (service !== undefined && o.wait !== undefined) await waitForPolicy(api, service, waitSeconds(o.wait));
+        out.result({ deleted: id }, `removed grant ${id}${service === undefined ? '' : ' (enforced)'}`);
       }),
     );
 }
