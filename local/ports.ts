@@ -8,6 +8,7 @@ export interface Ports {
   acmPca: number;
   lattice: number;
   rolesAnywhere: number;
+  sqs: number;
   dataPlane: number;
 }
 
@@ -20,6 +21,7 @@ export const DEFAULT_PORTS: Ports = {
   acmPca: 4020,
   lattice: 4030,
   rolesAnywhere: 4040,
+  sqs: 4050,
   dataPlane: 4443,
 };
 
@@ -33,6 +35,7 @@ export function portsFromBase(base: number): Ports {
     acmPca: base + 12,
     lattice: base + 13,
     rolesAnywhere: base + 14,
+    sqs: base + 15,
     dataPlane: base + 20,
   };
 }

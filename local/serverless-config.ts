@@ -120,7 +120,69 @@ export interface RuleDefinition {
   name: string;
   eventBusName: string;
   pattern: Record<string, unknown>;
-  targets: { id: string; functionName: string }[];
+  targets: { id: string; functionName?: string; queueName?: string; deadLetterQueue?: string }[];
+}
+
+/** The resource a `!GetAtt X.Arn` / `!Ref X` points at, checked to be of `type`. */
+function referenced(config: ServerlessConfig, ref: Yaml, type: string, what: string): { Type: string; Properties: Record<string, Yaml> } {
+  const getAtt = (ref as Intrinsic | undefined)?.['Fn::GetAtt'];
+  const logical = Array.isArray(getAtt) ? String(getAtt[0]) : (ref as Intrinsic | undefined)?.Ref;
+  const resource = resources(config)[String(logical)];
+  if (!resource || resource.Type !== type) throw new Error(`serverless.yml: ${what} ${JSON.stringify(ref)} is not a ${type} of resources`);
+  return resource;
+}
+
+const queueNameOf = (config: ServerlessConfig, ref: Yaml, what: string): string => String(referenced(config, ref, 'AWS::SQS::Queue', what).Properties.QueueName);
+
+export interface QueueDefinition {
+  name: string;
+  visibilityTimeoutSeconds: number;
+  redrive?: { deadLetterQueue: string; maxReceiveCount: number };
+}
+
+/** The SQS queues of `resources` (VisibilityTimeout defaults to 30 s, as in SQS). */
+export function queueDefinitions(config: ServerlessConfig): QueueDefinition[] {
+  return Object.values(resources(config))
+    .filter((r) => r.Type === 'AWS::SQS::Queue')
+    .map(({ Properties: p }) => {
+      const redrive = p.RedrivePolicy as { deadLetterTargetArn?: Yaml; maxReceiveCount?: Yaml } | undefined;
+      return {
+        name: String(p.QueueName),
+        visibilityTimeoutSeconds: Number(p.VisibilityTimeout ?? 30),
+        ...(redrive ? { redrive: { deadLetterQueue: queueNameOf(config, redrive.deadLetterTargetArn, `queue ${String(p.QueueName)} RedrivePolicy`), maxReceiveCount: Number(redrive.maxReceiveCount) } } : {}),
+      };
+    });
+}
+
+export interface SqsMappingDefinition {
+  queueName: string;
+  functionName: string;
+  functionKey: string;
+  batchSize: number;
+  maximumConcurrency: number;
+  reportBatchItemFailures: boolean;
+}
+
+/** Every function's `sqs` events: Lambda event source mappings (batchSize defaults to 10, as in Serverless). */
+export function sqsMappings(config: ServerlessConfig): SqsMappingDefinition[] {
+  const functions = (config.raw.functions ?? {}) as Record<string, { events?: Record<string, Yaml>[] }>;
+  const out: SqsMappingDefinition[] = [];
+  for (const [key, fn] of Object.entries(functions)) {
+    for (const event of fn.events ?? []) {
+      const sqs = event.sqs as { arn?: Yaml; batchSize?: Yaml; maximumConcurrency?: Yaml; functionResponseType?: Yaml } | undefined;
+      if (!sqs) continue;
+      out.push({
+        queueName: queueNameOf(config, sqs.arn, `function ${key} sqs arn`),
+        functionName: functionName(config, key),
+        functionKey: key,
+        batchSize: Number(sqs.batchSize ?? 10),
+        // Without maximumConcurrency Lambda scales pollers up to its own limits: 1000 stands for "unbounded" locally.
+        maximumConcurrency: Number(sqs.maximumConcurrency ?? 1000),
+        reportBatchItemFailures: sqs.functionResponseType === 'ReportBatchItemFailures',
+      });
+    }
+  }
+  return out;
 }
 
 export function functionName(config: ServerlessConfig, key: string): string {
@@ -148,13 +210,30 @@ export function ruleDefinitions(config: ServerlessConfig): RuleDefinition[] {
       n += 1;
       if (!eb.pattern) throw new Error(`serverless.yml: function ${key} has an eventBridge event without a pattern`);
       const name = `${config.service}-${config.stage}-${key}-rule-${n}`;
+      const dlq = (eb as { deadLetterQueueArn?: Yaml }).deadLetterQueueArn;
       rules.push({
         name,
         eventBusName: eb.eventBus === undefined ? 'default' : resolveBusName(config, eb.eventBus),
         pattern: eb.pattern,
-        targets: [{ id: `${name}-target`, functionName: functionName(config, key) }],
+        targets: [{ id: `${name}-target`, functionName: functionName(config, key), ...(dlq === undefined ? {} : { deadLetterQueue: queueNameOf(config, dlq, `function ${key} deadLetterQueueArn`) }) }],
       });
     }
+  }
+  // Rules declared as resources (targets other than functions, e.g. the SVID request queue).
+  for (const resource of Object.values(resources(config))) {
+    if (resource.Type !== 'AWS::Events::Rule') continue;
+    const p = resource.Properties as { Name?: Yaml; EventBusName?: Yaml; EventPattern?: Record<string, unknown>; Targets?: { Id?: Yaml; Arn?: Yaml; DeadLetterConfig?: { Arn?: Yaml } }[] };
+    if (!p.EventPattern) throw new Error(`serverless.yml: rule ${String(p.Name)} has no EventPattern`);
+    rules.push({
+      name: String(p.Name),
+      eventBusName: p.EventBusName === undefined ? 'default' : resolveBusName(config, p.EventBusName),
+      pattern: p.EventPattern,
+      targets: (p.Targets ?? []).map((t) => ({
+        id: String(t.Id),
+        queueName: queueNameOf(config, t.Arn, `rule ${String(p.Name)} target`),
+        ...(t.DeadLetterConfig?.Arn === undefined ? {} : { deadLetterQueue: queueNameOf(config, t.DeadLetterConfig.Arn, `rule ${String(p.Name)} DeadLetterConfig`) }),
+      })),
+    });
   }
   return rules;
 }

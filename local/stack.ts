@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
-import { busNames, functionName, loadServerlessConfig, ruleDefinitions, tableDefinitions } from './serverless-config';
+import { busNames, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
+import { startLocalSqs } from './sqs/local-sqs';
 import { LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
 import { startDataPlane } from './lattice/data-plane';
 import { latticeTargetFunctions } from './lattice/data-plane-targets';
@@ -22,7 +23,7 @@ export interface StackOptions {
   root: string;
   ports: Ports;
   host?: string;
-  /** Keep DynamoDB data in this folder across restarts (in memory otherwise). */
+  /** Keep DynamoDB data, and the events and queue messages not yet delivered, in this folder across restarts (in memory otherwise). */
   persistDir?: string;
   /** Where local state (CA, endpoints.json, logs) lives; default <root>/.trellis. */
   stateDir?: string;
@@ -115,6 +116,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const lambdaEndpoint = `http://${host}:${ports.lambda}`;
     const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
     stoppers.push(async () => lambda.destroy());
+    // Deliveries (events replayed from a --persist journal included) start once serverless offline answers.
+    let functionsReady: () => void = () => {};
+    const targetsReady = new Promise<void>((r) => (functionsReady = r));
+    // SQS (the SVID request queue and the DLQs) with Lambda's event source mappings of serverless.yml.
+    const sqs = await startLocalSqs({
+      targetsReady,
+      port: ports.sqs,
+      host,
+      region,
+      accountId: '111122223333',
+      queues: queueDefinitions(config),
+      mappings: sqsMappings(config),
+      ...(options.persistDir ? { journalFile: join(options.persistDir, 'sqs.jsonl') } : {}),
+      invoke: async (name, event) => {
+        const out = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)) }));
+        const payload = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
+        if (out.FunctionError) throw new Error(`${name} failed: ${out.FunctionError} ${payload.slice(0, 500)}`);
+        return payload === '' ? undefined : (JSON.parse(payload) as unknown);
+      },
+    });
+    stoppers.push(() => sqs.stop());
+    log(`local SQS ready at ${sqs.endpoint}`);
     const bus = await startLocalBus({
       port: ports.eventBridge,
       host,
@@ -129,6 +152,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           throw new Error(`${functionName} failed: ${out.FunctionError} ${payload.slice(0, 500)}`);
         }
       },
+      sendToQueue: (queue, body, attributes) => void sqs.send(queue, body, attributes),
+      targetsReady,
+      ...(options.persistDir ? { journalFile: join(options.persistDir, 'eventbridge.jsonl') } : {}),
       log: true,
     });
     stoppers.push(() => bus.stop());
@@ -141,6 +167,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AWS_REGION: region,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       SLS_TELEMETRY_DISABLED: '1',
       TRELLIS_ESBUILD_DIR: join('.esbuild', `stack-${ports.api}`),
       SLS_NOTIFICATIONS_MODE: 'off',
@@ -187,6 +214,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const api = `http://${host}:${ports.api}/${LOCAL_STAGE}`;
     await waitFor(`${api}/workloads?limit=1`, 60_000, child);
+    functionsReady();
     log('serverless offline ready');
 
     // The Lattice data plane invokes its targets through serverless offline's Lambda endpoint, so it
@@ -217,6 +245,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const endpoints: Endpoints = {
       api,
       eventBridge: bus.endpoint,
+      sqs: sqs.endpoint,
       dynamodb: dynamo.endpoint,
       lambda: lambdaEndpoint,
       ...standIns.endpoints,

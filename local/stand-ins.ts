@@ -70,6 +70,8 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
         AWS_ENDPOINT_URL_ACM_PCA: acmPca.endpoint,
         AWS_ENDPOINT_URL_VPC_LATTICE: lattice.endpoint,
         TRELLIS_LOCAL_CA_ARN: acmPca.caArn,
+        // serverless.yml param pcaIssuedListingUrl: the local CA's list of what it issued (no AWS equivalent).
+        TRELLIS_LOCAL_PCA_LISTING_URL: `${acmPca.endpoint}/_local/certificates`,
         // The managed services of the local stage (serverless.yml param policyManagedServices): name=arn pairs.
         TRELLIS_LOCAL_LATTICE_SERVICES: lattice.store
           .listServices()

@@ -40,6 +40,21 @@ const schemas = {
     .regex(/^\d+(\.\d+)?$/, 'must be a positive number')
     .transform(Number)
     .pipe(z.number().gt(0, 'must be above 0')),
+  /** Receives of one SVID request message before its last attempt ends it (the queue's maxReceiveCount). */
+  SVID_REQUEST_MAX_RECEIVES: z.string().regex(/^[1-9]\d*$/, 'must be a whole number above 0').transform(Number),
+  /** No SVID request stays pending longer than this (the watchdog's bound), in seconds. */
+  SVID_PENDING_BOUND_SECONDS: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of seconds')
+    .transform(Number)
+    .pipe(z.number().min(4, 'must be at least 4 seconds')),
+  /** Local stage only: the local ACM PCA's listing of what it issued (real ACM PCA has no list API); empty elsewhere. */
+  PCA_ISSUED_LISTING_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url('must be a URL').optional()),
+  /** The dead-letter queues the admin API shows and re-drives, by name, comma-separated. */
+  DEAD_LETTER_QUEUES: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+    .pipe(z.array(z.string().regex(/^[\w-]{1,80}$/, 'each entry must be an SQS queue name')).min(1, 'must name at least one queue')),
   // Grants and auth-policy sync.
   GRANTS_TABLE: nonEmpty,
   SERVICES_TABLE: nonEmpty,

@@ -3,9 +3,16 @@
  * (docs/aws-behaviour.md, "ACM Private CA › PCA wire protocol" and "› PCA errors and throttling"): `POST /` with `X-Amz-Target: ACMPrivateCA.<Operation>`, JSON in and
  * out, errors as HTTP 400 with `{"__type","message"}` plus `x-amzn-ErrorType`. Point
  * `@aws-sdk/client-acm-pca` at `endpoint` and it works unchanged. SigV4 signatures are not checked.
+ *
+ * Beyond the AWS API, `GET /_local/certificates` lists every certificate it issued (serial, URI
+ * SANs, validity, revocation), optionally filtered by `?uri=`. Real ACM PCA has no such call (only
+ * audit reports, delivered to S3, and CloudTrail); the local issuer uses it to find a certificate
+ * issued for a request but never recorded (docs/aws-behaviour.md, "ACM Private CA › Finding issued
+ * certificates").
  */
 import { closeServer, listen, readBody } from '../http-server';
 import { randomUUID } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { OPERATIONS, AcmPcaService, type AcmPcaOperation, type IdempotencyMismatchPolicy } from './acm-pca-service';
@@ -51,7 +58,35 @@ export interface AcmPcaEmulator {
   resetStats(): void;
   isRevoked(serialHex: string): boolean;
   revokedCertificates(): StoredCertificate[];
+  /** Every certificate issued (the listing GET /_local/certificates serves). */
+  issuedCertificates(): IssuedListing[];
   stop(): Promise<void>;
+}
+
+export interface IssuedListing {
+  serialHex: string;
+  uris: string[];
+  notBefore: string;
+  notAfter: string;
+  issuedAt: string;
+  revoked: boolean;
+}
+
+/** What the listing says of a stored certificate (parsed with node:crypto, only when listed). */
+function listing(cert: StoredCertificate): IssuedListing {
+  const x509 = new X509Certificate(cert.certificatePem);
+  const uris = (x509.subjectAltName ?? '')
+    .split(', ')
+    .filter((name) => name.startsWith('URI:'))
+    .map((name) => name.slice(4));
+  return {
+    serialHex: cert.serialHex,
+    uris,
+    notBefore: new Date(x509.validFrom).toISOString(),
+    notAfter: new Date(x509.validTo).toISOString(),
+    issuedAt: cert.issuedAt.toISOString(),
+    revoked: cert.revocation !== undefined,
+  };
 }
 
 const TARGET_PREFIX = 'ACMPrivateCA.';
@@ -95,6 +130,13 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const started = performance.now();
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (req.method === 'GET' && url.pathname === '/_local/certificates') {
+      const uri = url.searchParams.get('uri');
+      const all = store.all().map(listing);
+      send(res, 200, uri === null ? all : all.filter((c) => c.uris.includes(uri)), requestId);
+      return;
+    }
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
     try {
@@ -137,6 +179,7 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
     resetStats: () => traffic.resetStats(),
     isRevoked: (serialHex) => store.isRevoked(serialHex),
     revokedCertificates: () => store.revoked(),
+    issuedCertificates: () => store.all().map(listing),
     stop: async () => {
       await closeServer(server);
       await store.flush();

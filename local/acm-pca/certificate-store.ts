@@ -121,6 +121,10 @@ export class CertificateStore {
     return [...this.bySerial.values()].filter((c) => c.revocation !== undefined);
   }
 
+  all(): StoredCertificate[] {
+    return [...this.bySerial.values()];
+  }
+
   serials(): string[] {
     return [...this.bySerial.values()].map((c) => c.serialHex);
   }

@@ -13,11 +13,24 @@
  * letter (as with a rule target's DLQ). Only the operations below are served; any other `AWSEvents.*` target
  * gets UnknownOperationException.
  *
+ * A target is a function (`invoke`) or an SQS queue (`sendToQueue`, which the local SQS serves), and
+ * a target may name a dead-letter queue: a delivery that fails all its attempts is then sent there
+ * as EventBridge does (the event as the body, RULE_ARN, TARGET_ARN, ERROR_MESSAGE... as message
+ * attributes), besides being kept in the dead-letter list.
+ *
+ * With `journalFile` (npm start --persist), the bus keeps what it accepted: each accepted event is
+ * in the journal before PutEvents answers, each finished delivery is marked, and on start the
+ * deliveries that had not finished are started again (at least once, as EventBridge delivers).
+ *
+ * Faults (tests): `setFaults({ putEventsFailureRate })` makes that share of PutEvents entries fail
+ * with InternalFailure, as EventBridge reports a failed entry.
+ *
  * Debugging over HTTP (read-only JSON): GET /_local/events, /_local/deliveries, /_local/dead-letters.
  */
 import { closeServer, listen, readBody } from '../http-server';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Journal } from '../journal';
 import { compilePattern, type CompiledPattern } from './pattern';
 import {
   acceptEntry,
@@ -33,7 +46,12 @@ export type { EventBridgeEvent, JsonValue } from './put-events';
 
 export interface LocalTarget {
   id: string;
-  functionName: string;
+  /** A Lambda function target; exactly one of functionName and queueName. */
+  functionName?: string;
+  /** An SQS queue target (the event is the message body). */
+  queueName?: string;
+  /** The target's dead-letter queue (DeadLetterConfig), by queue name. */
+  deadLetterQueue?: string;
   /** Constant JSON sent instead of the event (a target's `Input`). */
   input?: JsonValue;
 }
@@ -59,6 +77,12 @@ export interface LocalBusOptions {
   buses: string[];
   rules: LocalRule[];
   invoke: (functionName: string, payload: TargetPayload) => Promise<void>;
+  /** Sends a message to a local SQS queue (queue targets and target dead-letter queues). */
+  sendToQueue?: (queueName: string, body: string, attributes: Record<string, string>) => void;
+  /** Keep accepted, undelivered events across crashes in this file (see local/journal.ts). */
+  journalFile?: string;
+  /** Deliveries wait for this (the functions' runtime may still be starting, e.g. after a restart). */
+  targetsReady?: Promise<void>;
   /** Invocations per target before a dead letter (default 3). */
   maxAttempts?: number;
   /** First retry delay in ms; doubles each retry, with jitter (default 200). */
@@ -69,13 +93,21 @@ export interface LocalBusOptions {
   log?: boolean;
 }
 
+export interface LocalBusFaults {
+  /** Share (0..1) of PutEvents entries answered with ErrorCode InternalFailure. */
+  putEventsFailureRate?: number;
+}
+
+type JournalLine = { op: 'accept'; busName: string; event: EventBridgeEvent } | { op: 'done'; eventId: string; ruleName: string; targetId: string; status: DeliveryStatus; attempts: number; error?: string };
+
 export type DeliveryStatus = 'delivered' | 'dead-letter' | 'pending';
 
 export interface DeliveryRecord {
   eventId: string;
   ruleName: string;
   targetId: string;
-  functionName: string;
+  functionName?: string;
+  queueName?: string;
   attempts: number;
   status: DeliveryStatus;
   /** Message of the last failed attempt. */
@@ -90,6 +122,7 @@ export interface LocalBus {
   events(): EventBridgeEvent[];
   deliveries(): DeliveryRecord[];
   deadLetters(): DeliveryRecord[];
+  setFaults(faults: LocalBusFaults): void;
   /** Resolves when no delivery is pending; rejects after timeoutMs (default 10 s). */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -123,7 +156,7 @@ export function compileRules(buses: string[], rules: LocalRule[]): Map<string, C
     }
     const ids = new Set<string>();
     for (const target of rule.targets) {
-      if (!target.id || !target.functionName) throw new Error(`${where}: every target needs an id and a functionName`);
+      if (!target.id || (target.functionName === undefined) === (target.queueName === undefined)) throw new Error(`${where}: every target needs an id and either a functionName or a queueName`);
       if (ids.has(target.id)) throw new Error(`${where}: target id ${target.id} is used twice`);
       ids.add(target.id);
     }
@@ -159,6 +192,8 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 
   const archive: EventBridgeEvent[] = [];
   const records: DeliveryRecord[] = [];
+  let faults: LocalBusFaults = {};
+  let journal: Journal<JournalLine> | undefined;
   const pending = new Set<Promise<void>>();
   const sleeping = new Map<NodeJS.Timeout, () => void>();
   let stopped = false;
@@ -184,20 +219,39 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 
   const deliver = async (record: DeliveryRecord, target: LocalTarget): Promise<void> => {
     await new Promise((resolve) => setImmediate(resolve)); // after the PutEvents response, as EventBridge
+    await options.targetsReady;
     const payload: TargetPayload = target.input !== undefined ? target.input : record.event;
     while (!stopped) {
       record.attempts += 1;
       try {
-        // Each attempt gets its own copy: a handler that mutates its event must not change the next attempt's.
-        await options.invoke(target.functionName, structuredClone(payload));
+        if (target.queueName !== undefined) {
+          if (options.sendToQueue === undefined) throw new Error(`no local SQS for the queue target ${target.queueName}`);
+          options.sendToQueue(target.queueName, JSON.stringify(payload), {});
+        } else {
+          // Each attempt gets its own copy: a handler that mutates its event must not change the next attempt's.
+          await options.invoke(target.functionName ?? '', structuredClone(payload));
+        }
         record.status = 'delivered';
         delete record.error;
+        finish(record);
         return;
       } catch (err) {
         record.error = errorMessage(err);
       }
       if (record.attempts >= maxAttempts) {
         record.status = 'dead-letter';
+        if (target.deadLetterQueue !== undefined && options.sendToQueue !== undefined) {
+          // As EventBridge sends to a target's DLQ: the event itself, and why, as message attributes.
+          options.sendToQueue(target.deadLetterQueue, JSON.stringify(record.event), {
+            RULE_ARN: `arn:aws:events:${region}:${accountId}:rule/${record.ruleName}`,
+            TARGET_ARN: target.queueName !== undefined ? `arn:aws:sqs:${region}:${accountId}:${target.queueName}` : `arn:aws:lambda:${region}:${accountId}:function:${target.functionName ?? ''}`,
+            ERROR_CODE: 'SDK_CLIENT_ERROR',
+            ERROR_MESSAGE: (record.error ?? '').slice(0, 1000),
+            EXHAUSTED_RETRY_CONDITION: 'MaximumRetryAttempts',
+            RETRY_ATTEMPTS: String(record.attempts - 1),
+          });
+        }
+        finish(record);
         writeLog('ERROR', 'delivery failed; event dead-lettered', {
           eventId: record.eventId,
           ruleName: record.ruleName,
@@ -213,15 +267,22 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     }
   };
 
-  const route = (busName: string, event: EventBridgeEvent): void => {
+  const finish = (record: DeliveryRecord): void => {
+    journal?.append({ op: 'done', eventId: record.eventId, ruleName: record.ruleName, targetId: record.targetId, status: record.status, attempts: record.attempts, ...(record.error ? { error: record.error } : {}) });
+  };
+
+  /** Starts the deliveries of an accepted event; `skip` holds deliveries a previous run finished (rule/target keys). */
+  const route = (busName: string, event: EventBridgeEvent, skip: ReadonlySet<string> = new Set()): void => {
     for (const { rule, pattern } of rulesByBus.get(busName) ?? []) {
       if (!pattern.matches(event)) continue;
       for (const target of rule.targets) {
+        if (skip.has(`${rule.name}\n${target.id}`)) continue;
         const record: DeliveryRecord = {
           eventId: event.id,
           ruleName: rule.name,
           targetId: target.id,
-          functionName: target.functionName,
+          ...(target.functionName !== undefined ? { functionName: target.functionName } : {}),
+          ...(target.queueName !== undefined ? { queueName: target.queueName } : {}),
           attempts: 0,
           status: 'pending',
           event,
@@ -240,11 +301,18 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     let failed = 0;
     for (const entry of entries) {
       const outcome = acceptEntry(entry, { id: randomUUID(), now, region, accountId, buses: busNames });
+      if (outcome.ok && faults.putEventsFailureRate !== undefined && Math.random() < faults.putEventsFailureRate) {
+        failed += 1;
+        results.push({ ErrorCode: 'InternalFailure', ErrorMessage: 'Injected fault: the local event bus failed this entry.' });
+        continue;
+      }
       if (!outcome.ok) {
         failed += 1;
         results.push({ ErrorCode: outcome.errorCode, ErrorMessage: outcome.errorMessage });
         continue;
       }
+      // Durable before acknowledged: a crash after PutEvents answers cannot lose the event.
+      journal?.append({ op: 'accept', busName: outcome.busName, event: outcome.event });
       keep(archive, outcome.event, archiveSize);
       writeLog('INFO', 'event accepted', { bus: outcome.busName, event: outcome.event });
       route(outcome.busName, outcome.event);
@@ -258,7 +326,43 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     events: (): EventBridgeEvent[] => archive.map((e) => structuredClone(e)),
     deliveries: (): DeliveryRecord[] => records.map(copyRecord),
     deadLetters: (): DeliveryRecord[] => records.filter((r) => r.status === 'dead-letter').map(copyRecord),
+    setFaults: (next: LocalBusFaults): void => {
+      if (next.putEventsFailureRate !== undefined && !(next.putEventsFailureRate >= 0 && next.putEventsFailureRate <= 1)) throw new RangeError('putEventsFailureRate must be between 0 and 1');
+      faults = { ...next };
+    },
   };
+
+  if (options.journalFile !== undefined) {
+    // Replay: every accepted event whose deliveries did not all finish is routed again (the
+    // finished ones skipped); the journal is then rewritten with only those events.
+    const accepted = new Map<string, { busName: string; event: EventBridgeEvent }>();
+    const finished = new Map<string, Set<string>>();
+    for (const line of Journal.read<JournalLine>(options.journalFile)) {
+      if (line.op === 'accept') accepted.set(line.event.id, { busName: line.busName, event: line.event });
+      else {
+        const done = finished.get(line.eventId) ?? new Set<string>();
+        done.add(`${line.ruleName}\n${line.targetId}`);
+        finished.set(line.eventId, done);
+      }
+    }
+    const unfinished = [...accepted.values()].filter(({ busName, event }) =>
+      (rulesByBus.get(busName) ?? []).some(({ rule, pattern }) => pattern.matches(event) && rule.targets.some((t) => !(finished.get(event.id)?.has(`${rule.name}\n${t.id}`) ?? false))),
+    );
+    journal = Journal.compact<JournalLine>(options.journalFile, [
+      ...unfinished.map(({ busName, event }) => ({ op: 'accept' as const, busName, event })),
+      ...unfinished.flatMap(({ event }) =>
+        [...(finished.get(event.id) ?? [])].map((key) => {
+          const [ruleName = '', targetId = ''] = key.split('\n');
+          return { op: 'done' as const, eventId: event.id, ruleName, targetId, status: 'delivered' as const, attempts: 1 };
+        }),
+      ),
+    ]);
+    for (const { busName, event } of unfinished) {
+      keep(archive, event, archiveSize);
+      route(busName, event, finished.get(event.id));
+    }
+    if (unfinished.length > 0) writeLog('INFO', 'undelivered events replayed from the journal', { count: unfinished.length });
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {

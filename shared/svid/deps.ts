@@ -15,6 +15,7 @@ import { sleep as realSleep } from './backoff';
 import { AcmPcaAdapter, CaCache } from './pca-client';
 import { DynamoRateLimiter, type RateLimiter } from './rate-limiter';
 import { SvidRepository } from './svid-repository';
+import { LocalPcaListing, type IssuedCertificateLookup } from './issued-lookup';
 import { DEFAULT_TUNING, type IssuanceTuning } from './tuning';
 
 export interface WorkloadReader {
@@ -39,13 +40,17 @@ export interface PcaDeps extends SvidDeps {
 
 export interface IssuerDeps extends PcaDeps {
   limiter: RateLimiter;
+  /** Where the CA can be asked what it issued; absent on AWS (ACM PCA has no such API, see issued-lookup.ts). */
+  issuedLookup?: IssuedCertificateLookup;
+  /** Fault injection for the fault suite (test/faults): never set in production wiring. */
+  faults?: { afterIssueCertificate?: (certificateArn: string) => void };
 }
 
 
 export const clock = (deps: SvidDeps): Date => (deps.now ? deps.now() : new Date());
 export const tuningOf = (deps: SvidDeps): IssuanceTuning => ({ ...DEFAULT_TUNING, ...(deps.tuning ?? {}) });
 export const pause = (deps: PcaDeps, ms: number): Promise<void> => (deps.sleep ?? realSleep)(ms);
-/** When a request made at `requestedAt` is failed as timed out if nothing ended it. */
+/** When the watchdog first looks at a request made at `requestedAt` (it re-drives it once it is old enough). */
 export const pendingDeadline = (deps: SvidDeps, requestedAt: Date): Date => new Date(requestedAt.getTime() + tuningOf(deps).pendingTimeoutMs);
 
 // ---------------------------------------------------------------------------------------------
@@ -77,5 +82,6 @@ export function issuerDeps(): IssuerDeps {
   const limiter = new DynamoRateLimiter(dynamoDocumentClient(), setting('RATE_LIMITS_TABLE'), `acm-pca:IssueCertificate:${region}:${account}`, {
     ratePerSecond: setting('SVID_ISSUE_RATE_PER_SECOND'),
   });
-  return { ...deps, limiter };
+  const listingUrl = setting('PCA_ISSUED_LISTING_URL');
+  return { ...deps, limiter, ...(listingUrl === undefined ? {} : { issuedLookup: new LocalPcaListing(listingUrl) }) };
 }

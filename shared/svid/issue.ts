@@ -22,7 +22,7 @@ import { pendingEvent, type EventDetail } from '../events/catalog';
 import { logger } from '../logger';
 import { checkCsr } from './csr';
 import { clock, tuningOf, pendingDeadline, type IssuerDeps } from './deps';
-import { fail, flush, lostClaim, type IssueOutcome } from './end-request';
+import { fail, flush, lostClaim, publishDirectly, type IssueOutcome } from './end-request';
 import { idempotencyToken, issuanceWindow, svidApiPassthrough } from './issue-parameters';
 import { halfLifeAt } from './lifetime';
 import { classifyPcaError, partitionOf, pcaErrorMessage, pcaErrorName, serialFromCertificateArn, svidTemplateArn } from './pca-client';
@@ -84,8 +84,22 @@ export async function issueSvid(deps: IssuerDeps, request: SvidRequested, budget
   const fresh: InFlight = { requestId: request.requestId, notBefore: window.notBefore.toISOString(), notAfter: window.notAfter.toISOString(), startedAt: now.toISOString() };
   let claimed = await deps.svids.claimInFlight(workload.id, fresh);
   const staleBefore = new Date(now.getTime() - tuning.idempotencyWindowMs).toISOString();
-  if (claimed?.inFlight && claimed.inFlight.certificateArn === undefined && claimed.inFlight.startedAt < staleBefore) {
-    claimed = (await deps.svids.claimInFlight(workload.id, fresh, { replaceStartedBefore: staleBefore })) ?? (await deps.svids.get(workload.id));
+  const stale = claimed?.inFlight;
+  if (stale && stale.requestId === request.requestId && stale.certificateArn === undefined && stale.startedAt < staleBefore) {
+    // ACM PCA has forgotten this window's IdempotencyToken: an earlier delivery may have been issued a
+    // certificate and died before recording it. Sending the token again could issue a second one.
+    const previous = { notBefore: new Date(stale.notBefore), notAfter: new Date(stale.notAfter) };
+    if (deps.issuedLookup === undefined) {
+      return fail(deps, request, { reason: 'issuance-unconfirmed', message: `an IssueCertificate call for this request (started ${stale.startedAt}) may have succeeded without being recorded, and ACM Private CA offers no API to look it up; so as not to issue a second certificate, submit the CSR again (an audit report of the CA shows any certificate with NotBefore ${stale.notBefore})` }, currentSvid);
+    }
+    const [keep, ...extra] = await deps.issuedLookup.find({ spiffeId: workload.spiffeId, ...previous });
+    if (keep !== undefined) {
+      const revoked = (await Promise.all(extra.map((serial) => abandonCertificate(deps, request, serial, 'SUPERSEDED')))).flat();
+      if (revoked.length > 0) await publishDirectly(deps, revoked);
+      claimed = await deps.svids.recordCertificateArn(workload.id, request.requestId, `${deps.ca.pca.caArn}/certificate/${keep}`, keep);
+    } else {
+      claimed = (await deps.svids.claimInFlight(workload.id, fresh, { replaceStartedBefore: staleBefore })) ?? (await deps.svids.get(workload.id));
+    }
   }
   const inFlight = claimed?.inFlight;
   if (!claimed || inFlight?.requestId !== request.requestId || claimed.status !== 'pending' || claimed.request?.requestId !== request.requestId) {
@@ -109,10 +123,17 @@ export async function issueSvid(deps: IssuerDeps, request: SvidRequested, budget
     });
     if (!issued.ok) return fail(deps, request, issued, currentSvid);
     certificateArn = issued.certificateArn;
+    deps.faults?.afterIssueCertificate?.(certificateArn);
     const recorded = await deps.svids.recordCertificateArn(workload.id, request.requestId, certificateArn, serialFromCertificateArn(certificateArn));
     if (!recorded) {
       const lost = await lostClaim(deps, request);
-      if (lost.duplicate) return { outcome: 'duplicate' };
+      if (lost.duplicate) {
+        // The request ended meanwhile (the watchdog, or another delivery). Unless this very
+        // certificate is the SVID it ended with, nobody will ever store it: revoke it.
+        const latest = await deps.svids.get(workload.id);
+        if (latest?.svid?.certificateArn !== certificateArn) await publishDirectly(deps, await abandonCertificate(deps, request, serialFromCertificateArn(certificateArn), 'SUPERSEDED'));
+        return { outcome: 'duplicate' };
+      }
       const revoked = await abandonCertificate(deps, request, serialFromCertificateArn(certificateArn), lost.failure.reason === 'workload-deleted' ? 'CESSATION_OF_OPERATION' : 'SUPERSEDED');
       return fail(deps, request, lost.failure, currentSvid, revoked);
     }

@@ -1,46 +1,30 @@
 /**
  * Renew (the schedule): SVIDs past half of their lifetime are renewed from the CSR they were
- * issued from, and requests pending past their deadline are failed as timed out.
+ * issued from. Requests still pending are the watchdog's (watchdog.ts).
  */
-import type { EventDetail } from '../events/catalog';
-import { pendingDeadline, tuningOf, type SvidDeps } from './deps';
-import { fail, flush } from './end-request';
+import { pendingDeadline, type SvidDeps } from './deps';
+import { flush } from './end-request';
 import { halfLifeAt, isPastHalfLife } from './lifetime';
-import type { SvidRequestRecord, SvidState } from './model';
 import { newSvidRequest, svidRequestedEvent } from './request';
-
-type SvidRequested = EventDetail<'SvidRequested'>;
 
 export interface RenewalReport {
   renewed: string[];
-  timedOut: string[];
 }
 
 /**
- * Renews every SVID past half of its lifetime from the CSR it was issued from (SPIRE's rule), and
- * fails requests pending longer than the timeout. `now` is injected (tests use a fake clock).
+ * Renews every SVID past half of its lifetime from the CSR it was issued from (SPIRE's rule).
+ * `now` is injected (tests use a fake clock).
  */
 export async function renewDueSvids(deps: SvidDeps, now: Date): Promise<RenewalReport> {
-  const tuning = tuningOf(deps);
-  const report: RenewalReport = { renewed: [], timedOut: [] };
+  const report: RenewalReport = { renewed: [] };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.svids.due(now, startKey);
     for (const due of page.items) {
       const state = await deps.svids.get(due.workloadId);
       if (!state || state.deletedAt !== undefined || state.dueAt !== due.dueAt) continue;
-      if (state.status === 'pending' && state.request) {
-        const deadline = pendingDeadline(deps, new Date(state.request.requestedAt));
-        if (deadline.getTime() <= now.getTime()) {
-          const request = requestDetail(state, state.request);
-          const minutes = Math.round(tuning.pendingTimeoutMs / 60_000);
-          const outcome = await fail({ ...deps, now: () => now }, request, { reason: 'timed-out', message: `no issuer finished this request within ${minutes} minutes; submit the CSR again` }, state.svid);
-          if (outcome.outcome === 'failed') report.timedOut.push(state.workloadId);
-        } else {
-          await deps.svids.reschedule(state.workloadId, due.dueAt, deadline);
-        }
-        continue;
-      }
+      // Pending requests belong to the watchdog (watchdog.ts), which re-drives or ends them.
+      if (state.status === 'pending') continue;
       const svid = state.svid;
       if (svid === undefined) {
         await deps.svids.reschedule(state.workloadId, due.dueAt, undefined);
@@ -62,18 +46,4 @@ export async function renewDueSvids(deps: SvidDeps, now: Date): Promise<RenewalR
     startKey = page.lastKey;
   } while (startKey);
   return report;
-}
-
-function requestDetail(state: SvidState, request: SvidRequestRecord): SvidRequested {
-  return {
-    schemaVersion: 1,
-    eventId: request.requestId,
-    occurredAt: request.requestedAt,
-    workloadId: state.workloadId,
-    spiffeId: state.spiffeId,
-    requestId: request.requestId,
-    requestedAt: request.requestedAt,
-    trigger: request.trigger,
-    csr: request.csr,
-  };
 }

@@ -13,7 +13,7 @@ export interface IssuanceTuning {
   maxPollMs: number;
   revokeAttempts: number;
   revokeBackoff: BackoffPolicy;
-  /** A request still pending this long after it was made is failed by the renewer. */
+  /** A pending request is due for the watchdog this long after it was made (the watchdog decides by its age). */
   pendingTimeoutMs: number;
   /** After a failed renewal, try again this much later. */
   renewalRetryMs: number;
@@ -33,7 +33,7 @@ export const DEFAULT_TUNING: IssuanceTuning = {
   maxPollMs: 30_000,
   revokeAttempts: 5,
   revokeBackoff: { baseMs: 100, capMs: 2_000 },
-  pendingTimeoutMs: 15 * 60_000,
+  pendingTimeoutMs: 30_000,
   renewalRetryMs: 5 * 60_000,
   idempotencyWindowMs: 4 * 60_000,
   deletedRetentionSeconds: 30 * 24 * 3600,

@@ -246,7 +246,7 @@ describe('convergeService', () => {
     const failed = (await h.events('PolicySyncFailed')).filter((e) => e.service === 'gated');
     expect(failed).toEqual([expect.objectContaining({ code: 'AccessDeniedException', willRetry: true, trigger: 'GrantChanged' })]);
     // the retry (second delivery attempt) applied it
-    const deliveries = h.stack.bus.deliveries().filter((d) => d.functionName.endsWith('-policySync') && (d.event.detail as { grant?: { caller: string } }).grant?.caller === 'spiffe://example.org/gated/c');
+    const deliveries = h.stack.bus.deliveries().filter((d) => d.functionName?.endsWith('-policySync') && (d.event.detail as { grant?: { caller: string } }).grant?.caller === 'spiffe://example.org/gated/c');
     expect(deliveries).toEqual([expect.objectContaining({ attempts: 2, status: 'delivered' })]);
     expect(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('gated'))?.policy).toContain('spiffe://example.org/gated/c');
   });

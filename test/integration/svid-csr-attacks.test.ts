@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePem } from '../../shared/svid/pem';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
 import { createCsrPem, pemToDer } from '../unit/svid-test-ca';
-import { api, outcomesOf, register, ruleEvent } from './svid-support';
+import { api, outcomesOf, outcomeOf, queueDelivery, register } from './svid-support';
 
 let stack: InProcessStack;
 beforeAll(async () => {
@@ -74,7 +74,7 @@ describe('CSR attacks through POST /workloads/{id}/csr', () => {
       trigger: 'registration',
       csr: '\u0000\u0001garbage',
     };
-    expect(await stack.invoke('svidIssuer', ruleEvent('SvidRequested', detail))).toEqual({ outcome: 'failed', reason: 'not-pem' });
+    expect(outcomeOf(await stack.invoke('svidIssuer', queueDelivery(detail)))).toEqual({ outcome: 'failed', reason: 'not-pem' });
     expect((await outcomesOf(stack, detail.requestId))[0]?.detail).toMatchObject({ reason: 'not-pem' });
   });
 });

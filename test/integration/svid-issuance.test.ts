@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate } from '../../shared/x509';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
 import { createCsrPem } from '../unit/svid-test-ca';
-import { ORDERS_ROLE, OTHER_ROLE, api, eventsOf, openssl, opensslCsr, outcomesOf, register, ruleEvent, type Reply } from './svid-support';
+import { ORDERS_ROLE, OTHER_ROLE, api, eventsOf, openssl, opensslCsr, outcomesOf, outcomeOf, queueDelivery, register, type Reply } from './svid-support';
 
 let stack: InProcessStack;
 
@@ -101,7 +101,7 @@ describe('a CSR given at registration', () => {
   it('a redelivery of the same SvidRequested issues nothing more', async () => {
     const requested = (await eventsOf(stack, 'SvidRequested')).find((e) => e.detail.requestId === svid.latestRequest.requestId);
     const issuedBefore = stack.standIns.acmPca.stats().issued;
-    const again = await stack.invoke('svidIssuer', ruleEvent('SvidRequested', requested?.detail));
+    const again = outcomeOf(await stack.invoke('svidIssuer', queueDelivery(requested?.detail)));
     expect(again).toEqual({ outcome: 'duplicate' });
     expect(stack.standIns.acmPca.stats().issued).toBe(issuedBefore);
     expect(await outcomesOf(stack, svid.latestRequest.requestId)).toHaveLength(1);
@@ -141,7 +141,7 @@ describe('POST /workloads/{id}/csr', () => {
       csr: await createCsrPem({ subject: 'CN=twice' }),
     };
     const issuedBefore = stack.standIns.acmPca.stats().issued;
-    const results = await Promise.all([stack.invoke('svidIssuer', ruleEvent('SvidRequested', detail)), stack.invoke('svidIssuer', ruleEvent('SvidRequested', detail))]);
+    const results = (await Promise.all([stack.invoke('svidIssuer', queueDelivery(detail)), stack.invoke('svidIssuer', queueDelivery(detail))])).map(outcomeOf);
     expect(results).toEqual(expect.arrayContaining([{ outcome: 'issued', serialNumber: expect.stringMatching(/^[0-9a-f]{32}$/) }]));
     expect(stack.standIns.acmPca.stats().issued - issuedBefore).toBe(1);
     expect((await outcomesOf(stack, requestId)).map((e) => e['detail-type'])).toEqual(['SvidIssued']);

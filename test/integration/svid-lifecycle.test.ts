@@ -1,6 +1,7 @@
 /**
- * After issuance: renewal at half-life from the stored CSR (fake clock injected as `now`), requests
- * that stay pending too long, and revocation of every certificate when the workload is deleted.
+ * After issuance: renewal at half-life from the stored CSR (fake clock injected as `now`), and
+ * revocation of every certificate when the workload is deleted. Requests that stay pending are the
+ * watchdog's (svid-watchdog.test.ts).
  */
 import { X509Certificate } from '../../shared/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import type { SvidDeps } from '../../shared/svid/deps';
 import type { renewDueSvids as RenewDueSvids } from '../../shared/svid/renew';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
 import { createCsrPem } from '../unit/svid-test-ca';
-import { api, eventsOf, outcomesOf, register, ruleEvent } from './svid-support';
+import { api, eventsOf, outcomesOf, outcomeOf, queueDelivery, register, ruleEvent } from './svid-support';
 
 let stack: InProcessStack;
 let renewDueSvids: typeof RenewDueSvids;
@@ -56,12 +57,12 @@ describe('renewal and revocation', () => {
   });
 
   it('renews nothing before half of the lifetime', async () => {
-    expect(await renewDueSvids(deps, at(first.notBefore, 299))).toEqual({ renewed: [], timedOut: [] });
+    expect(await renewDueSvids(deps, at(first.notBefore, 299))).toEqual({ renewed: [] });
   });
 
   it('renews at half of the lifetime from the stored CSR, emitting SvidIssued again', async () => {
     const report = await renewDueSvids(deps, at(first.notBefore, 300));
-    expect(report).toEqual({ renewed: [workloadId], timedOut: [] });
+    expect(report).toEqual({ renewed: [workloadId] });
     await stack.bus.waitForIdle(20_000);
     const requested = (await eventsOf(stack, 'SvidRequested')).filter((e) => e.detail.workloadId === workloadId);
     expect(requested.map((e) => e.detail.trigger)).toEqual(['registration', 'renewal']);
@@ -80,11 +81,11 @@ describe('renewal and revocation', () => {
   });
 
   it('does not renew the new SVID before its own half-life, nor twice in one pass', async () => {
-    expect(await renewDueSvids(deps, at(second.notBefore, 299))).toEqual({ renewed: [], timedOut: [] });
+    expect(await renewDueSvids(deps, at(second.notBefore, 299))).toEqual({ renewed: [] });
   });
 
   it('the scheduled function runs a pass (wiring)', async () => {
-    expect(await stack.invoke('svidRenewer', ruleEvent('Scheduled Event', {}))).toEqual({ renewed: [], timedOut: [] });
+    expect(await stack.invoke('svidRenewer', ruleEvent('Scheduled Event', {}))).toEqual({ renewed: [] });
   });
 
   it('deleting the workload revokes every certificate it was issued, with one SvidRevoked each', async () => {
@@ -118,7 +119,7 @@ describe('renewal and revocation', () => {
       trigger: 'csr-submitted',
       csr: await createCsrPem(),
     };
-    expect(await stack.invoke('svidIssuer', ruleEvent('SvidRequested', detail))).toEqual({ outcome: 'failed', reason: 'workload-deleted' });
+    expect(outcomeOf(await stack.invoke('svidIssuer', queueDelivery(detail)))).toEqual({ outcome: 'failed', reason: 'workload-deleted' });
     expect((await outcomesOf(stack, detail.requestId))[0]?.detail).toMatchObject({ reason: 'workload-deleted' });
     expect(stack.standIns.acmPca.stats().issueCalls).toBe(calls);
   });
@@ -135,21 +136,16 @@ describe('renewal and revocation', () => {
 });
 
 describe('requests that stay pending', () => {
-  it('are failed as timed-out by the renewer 15 minutes after they were made', async () => {
+  it('are left to the watchdog by the renewer (test/integration/svid-watchdog.test.ts)', async () => {
     const workload = await register(stack, 'spiffe://example.org/service/stuck');
     const stored = await deps.workloads.get(workload.id);
     if (!stored) throw new Error(`workload ${workload.id} was just registered`);
     const requestedAt = new Date();
     const request = { requestId: crypto.randomUUID(), csr: await createCsrPem(), requestedAt: requestedAt.toISOString(), trigger: 'csr-submitted' as const };
     // Recorded without its event: as if every delivery of SvidRequested had been lost.
-    await deps.svids.recordRequest(stored, request, at(request.requestedAt, 900), [], requestedAt);
+    await deps.svids.recordRequest(stored, request, at(request.requestedAt, 30), [], requestedAt);
+    expect((await renewDueSvids(deps, at(request.requestedAt, 3600))).renewed).not.toContain(workload.id);
     expect((await getSvid(workload.id)).body).toMatchObject({ error: { code: 'SvidPending' } });
-
-    expect(await renewDueSvids(deps, at(request.requestedAt, 899))).toEqual({ renewed: [], timedOut: [] });
-    expect(await renewDueSvids(deps, at(request.requestedAt, 900))).toEqual({ renewed: [], timedOut: [workload.id] });
-    const outcomes = await outcomesOf(stack, request.requestId);
-    expect(outcomes.map((e) => e['detail-type'])).toEqual(['SvidIssuanceFailed']);
-    expect(outcomes[0]?.detail).toMatchObject({ reason: 'timed-out' });
-    expect((await getSvid(workload.id)).body).toMatchObject({ error: { code: 'SvidIssuanceFailed', details: [{ rule: 'timed-out' }] } });
+    expect(await outcomesOf(stack, request.requestId)).toEqual([]);
   });
 });

@@ -89,6 +89,28 @@ export function ruleEvent(detailType: string, detail: unknown): EventBridgeEvent
   } as EventBridgeEvent;
 }
 
+/** An SVID request queue delivery of this SvidRequested detail, as Lambda's SQS event source hands it to the issuer. */
+export function queueDelivery(detail: unknown, receiveCount = 1): { Records: Record<string, unknown>[] } {
+  return {
+    Records: [
+      {
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body: JSON.stringify(ruleEvent('SvidRequested', detail)),
+        attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: String(Date.now()), SenderId: '111122223333', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:111122223333:trellis-local-svid-requests',
+        awsRegion: 'us-east-1',
+      },
+    ],
+  };
+}
+
+/** The issuer's outcome of a single-record delivery. */
+export const outcomeOf = (result: unknown): unknown => (result as { outcomes?: unknown[] }).outcomes?.[0];
+
 /** Runs openssl with files written to a temporary directory; returns stdout. */
 export async function openssl(args: (string | { file: string; content: string })[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'trellis-openssl-'));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { startDynalite, type LocalDynamo } from '../../local/dynamodb';
 import { startLocalBus, type LocalBus } from '../../local/eventbridge/bus';
-import { busNames, functionEnvironment, functionKeys, loadServerlessConfig, ruleDefinitions, tableDefinitions, type ServerlessConfig } from '../../local/serverless-config';
+import { busNames, functionEnvironment, functionKeys, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions, type ServerlessConfig } from '../../local/serverless-config';
+import { startLocalSqs, type LocalSqs } from '../../local/sqs/local-sqs';
 import { resetConfigCache } from '../../shared/config';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,8 @@ export interface InProcessStack {
   config: ServerlessConfig;
   dynamo: LocalDynamo;
   bus: LocalBus;
+  /** The local SQS (SVID request queue, DLQs) with serverless.yml's event source mappings. */
+  sqs: LocalSqs;
   standIns: StandIns;
   /** Invocations the bus made, by function key. */
   invocations: { functionKey: string; event: Record<string, unknown> }[];
@@ -57,6 +60,10 @@ export interface InProcessOptions {
   env?: Record<string, string>;
   /** Bus retry settings. */
   maxAttempts?: number;
+  /** Every queue's visibility timeout (default 10 s: longer than an issuer invocation, shorter than the template's 6 minutes). */
+  visibilityTimeoutMs?: number;
+  /** Replace functions of serverless.yml by these handlers (the fault suite wraps the issuer). */
+  handlers?: Record<string, (event: unknown, context: Context) => Promise<unknown>>;
   /** GetCertificate polls answered RequestInProgressException by the local ACM PCA (default 1). */
   inProgressPolls?: number;
   /**
@@ -77,6 +84,7 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
   const functionsRaw = config.raw.functions as Record<string, { handler: string }>;
   const keyByName = new Map(functionKeys(config).map((k) => [`${config.service}-${config.stage}-${k}`, k]));
 
+  for (const [key, handler] of Object.entries(options.handlers ?? {})) handlers.set(key, handler);
   const loadHandler = async (key: string): Promise<AnyHandler> => {
     const cached = handlers.get(key);
     if (cached) return cached;
@@ -96,7 +104,23 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     return handler(event, lambdaContext(`${config.service}-${config.stage}-${key}`));
   };
 
+  const sqs = await startLocalSqs({
+    region: config.region,
+    accountId: '111122223333',
+    queues: queueDefinitions(config),
+    mappings: sqsMappings(config),
+    visibilityTimeoutMs: options.visibilityTimeoutMs ?? 10_000,
+    pollIntervalMs: 5,
+    invoke: async (functionName, event) => {
+      const key = keyByName.get(functionName);
+      if (!key) throw new Error(`no function named ${functionName}`);
+      invocations.push({ functionKey: key, event: event as unknown as Record<string, unknown> });
+      return invoke(key, event);
+    },
+  });
+
   const bus = await startLocalBus({
+    sendToQueue: (queue, body, attributes) => void sqs.send(queue, body, attributes),
     region: config.region,
     accountId: '111122223333',
     buses: busNames(config),
@@ -117,6 +141,7 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     ...standIns.env,
     ...Object.assign({}, ...functionKeys(config).map((k) => functionEnvironment(config, k))),
     POWERTOOLS_LOG_LEVEL: process.env.TRELLIS_TEST_LOG_LEVEL ?? 'ERROR',
@@ -138,10 +163,22 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
           invoke: (functionKey, event) => invoke(functionKey, event),
         });
 
+  // The bus is idle only when the queues it feeds are too (an SvidRequested goes on through the SVID
+  // request queue): tests that wait for the bus wait for both.
+  const settle = async (timeoutMs = 10_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    do {
+      await bus.waitForIdle(Math.max(1, deadline - Date.now()));
+      await sqs.waitForIdle(Math.max(1, deadline - Date.now()));
+      await new Promise((r) => setTimeout(r, 5));
+    } while (!(await bus.waitForIdle(1).then(() => true, () => false)) || !(await sqs.waitForIdle(1).then(() => true, () => false)));
+  };
+
   return {
     config,
     dynamo,
-    bus,
+    bus: { ...bus, waitForIdle: settle },
+    sqs,
     standIns,
     invocations,
     invoke,
@@ -149,6 +186,7 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     stop: async () => {
       await dataPlane?.stop();
       await bus.stop();
+      await sqs.stop();
       await standIns.stop();
       await dynamo.stop();
       rmSync(stateDir, { recursive: true, force: true });
