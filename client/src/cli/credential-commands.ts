@@ -12,7 +12,7 @@ import type { RolesAnywhereSettings } from '../workload';
 import { EXIT, globalOptions, loadEndpoints, output, UsageError, type Endpoints, type GlobalOptions } from './context';
 
 interface SessionOptions {
-  svidDir: string;
+  svidDir?: string;
   trustAnchorArn?: string;
   profileArn?: string;
   roleArn?: string;
@@ -28,6 +28,7 @@ interface CallOptions extends SessionOptions {
   mtls?: boolean;
   url?: string;
   ca?: string;
+  profile?: string;
 }
 
 function durationSeconds(value: string): number {
@@ -42,11 +43,12 @@ function collectHeader(value: string, previous: string[]): string[] {
 }
 
 /** The options both commands take to get a Roles Anywhere session (they are the command's own, so `--help` lists them). */
-function addSessionOptions(command: Command): Command {
+function addSessionOptions(command: Command, svidDir: 'required' | 'optional' = 'required'): Command {
+  const svidDirOption = new Option('--svid-dir <dir>', 'the SVID directory (svid.pem, svid-key.pem, bundle.pem) that `trellis svid fetch` writes');
   return command
     // --region (and --endpoints, --json) are the program's options; list them in this command's help too.
     .configureHelp({ showGlobalOptions: true })
-    .addOption(new Option('--svid-dir <dir>', 'the SVID directory (svid.pem, svid-key.pem, bundle.pem) that `trellis svid fetch` writes').makeOptionMandatory())
+    .addOption(svidDir === 'required' ? svidDirOption.makeOptionMandatory() : svidDirOption)
     .addOption(new Option('--trust-anchor-arn <arn>', 'the Roles Anywhere trust anchor (default: workloadIdentity.trustAnchorArn of the local endpoints.json)'))
     .addOption(new Option('--profile-arn <arn>', 'the Roles Anywhere profile (default: workloadIdentity.profileArn of the local endpoints.json)'))
     .addOption(new Option('--role-arn <arn>', 'the IAM role to assume (default: workloadIdentity.workloadRoleArn of the local endpoints.json)'))
@@ -114,6 +116,11 @@ function parseHeaders(lines: string[]): Record<string, string> {
   return headers;
 }
 
+function requireSvidDir(options: Pick<SessionOptions, 'svidDir'>): string {
+  if (options.svidDir === undefined) throw new UsageError('pass --svid-dir <dir> (the directory `trellis svid fetch` writes)');
+  return options.svidDir;
+}
+
 const readPem = (file: string, what: string): string => {
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`${what} ${path} does not exist`);
@@ -129,7 +136,7 @@ export function addCredentialCommands(program: Command): void {
   ).action(async (options: SessionOptions, command: Command) => {
     const global = globalOptions(command);
     const settings = resolveSessionSettings(options, global, localEndpoints(global));
-    const { credentials } = await sessionForSvidDir({ svidDir: options.svidDir, settings, ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }) });
+    const { credentials } = await sessionForSvidDir({ svidDir: requireSvidDir(options), settings, ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }) });
     // Always JSON, and nothing else on stdout: the SDK parses all of it.
     process.stdout.write(`${JSON.stringify(credentialProcessJson(credentials))}\n`);
   });
@@ -140,7 +147,9 @@ export function addCredentialCommands(program: Command): void {
       .description('call a VPC Lattice service as the SVID: SigV4 (vpc-lattice-svcs) with Roles Anywhere credentials, or --mtls with the SVID itself')
       .argument('<service>', 'the service name (looked up in the local endpoints.json unless --url is given)')
       .argument('<path>', 'the request path, with any query string, e.g. /charges?month=2024-05'),
+    'optional',
   )
+    .addOption(new Option('--profile <name>', 'sign with the credentials of this AWS profile (e.g. one whose credential_process is `trellis credential-process`) instead of --svid-dir'))
     .addOption(new Option('--method <method>', 'the HTTP method').default('GET'))
     .addOption(new Option('--data <body>', 'the request body (sent as is; the payload is not signed: Lattice uses UNSIGNED-PAYLOAD)'))
     .addOption(new Option('--header <header>', "a request header 'Name: value' (repeatable)").argParser(collectHeader).default([]))
@@ -165,11 +174,19 @@ export function addCredentialCommands(program: Command): void {
       let response;
       if (options.mtls === true) {
         process.stderr.write('note: VPC Lattice authenticates callers only with SigV4; mTLS with the SVID is accepted by the local data plane alone\n');
-        const svid = await loadSvidMaterial(options.svidDir);
+        const svid = await loadSvidMaterial(requireSvidDir(options));
         response = await mtlsFetch({ ...request, certificatePem: svid.certificatePem, chainPems: svid.chainPems, privateKey: svid.keyPem });
+      } else if (options.profile !== undefined) {
+        if (options.svidDir !== undefined) throw new UsageError('pass --profile or --svid-dir, not both: they are two sources of credentials');
+        // The AWS SDK's own profile resolution (credential_process included), loaded only here.
+        const { fromIni } = await import('@aws-sdk/credential-providers');
+        const credentials = await fromIni({ profile: options.profile })();
+        const region = global.region ?? endpoints?.region ?? process.env.AWS_REGION;
+        if (region === undefined) throw new UsageError('--profile needs --region (or AWS_REGION): the request is signed for the service\'s region');
+        response = await signedFetch({ ...request, region, credentials });
       } else {
         const settings = resolveSessionSettings(options, global, endpoints);
-        const { credentials } = await sessionForSvidDir({ svidDir: options.svidDir, settings, ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }) });
+        const { credentials } = await sessionForSvidDir({ svidDir: requireSvidDir(options), settings, ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }) });
         response = await signedFetch({
           ...request,
           region: settings.region,
