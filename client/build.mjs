@@ -5,7 +5,7 @@
 // demand. Dependencies are bundled in (tree-shaken and minified): resolving and loading hundreds of
 // package files costs a credential_process call more than the work it does. The AWS SDK credential
 // chain is imported dynamically, so it lands in its own chunk, loaded only by the commands that
-// sign API calls for a deployed stage.
+// sign API calls for a deployed stage or read an AWS profile.
 import { build } from 'esbuild';
 
 await build({
@@ -14,6 +14,9 @@ await build({
   outExtension: { '.js': '.mjs' },
   bundle: true,
   splitting: true,
+  // Loaded from node_modules when a command needs it: esbuild cannot see the named exports of its
+  // CommonJS build, so a bundled copy would expose only `default`.
+  external: ['@aws-sdk/credential-providers'],
   platform: 'node',
   format: 'esm',
   target: 'node20',

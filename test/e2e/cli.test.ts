@@ -32,8 +32,13 @@ interface Run {
 
 /** Runs the built CLI to completion. */
 function trellis(...args: string[]): Promise<Run> {
+  return trellisWith({}, ...args);
+}
+
+/** Runs the built CLI with extra environment variables. */
+function trellisWith(extraEnv: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -210,9 +215,23 @@ describe('trellis: register, fetch, grant, call', () => {
     const policy = await ok('policy', 'show', 'billing');
     expect(policy).toContain(spiffe('orders'));
 
-    await ok('grants', 'remove', grant.id);
+    // An AWS profile whose credential_process is this CLI, read by the SDK's own profile resolution.
+    const configFile = join(work, 'aws-config');
+    writeFileSync(configFile, `[profile orders]\nregion = us-east-1\ncredential_process = ${process.execPath} ${CLI} credential-process --svid-dir ${svidDir('orders')} --cache-dir ${cacheDir} --endpoints ${join(stateDir, 'endpoints.json')}\n`);
+    const viaProfile = await trellisWith({ AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials') }, 'call', 'billing', '/', '--profile', 'orders');
+    expect(viaProfile.code).toBe(0);
+    expect(viaProfile.stdout).toContain(spiffe('orders'));
+
+    // --api: the deployed-stage path (SigV4 for execute-api from the AWS credential chain) through the built bundle.
+    const api = (JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as { api: string }).api;
+    const signed = await trellisWith({ AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, '--api', api, '--region', 'us-east-1', '--json', 'services', 'list');
+    expect(signed.code).toBe(0);
+    expect((JSON.parse(signed.stdout) as { items: { name: string }[] }).items.map((i) => i.name)).toContain('billing');
+
+    // --wait returns once the policy enforces the removal: the very next call is denied.
+    expect(await ok('grants', 'remove', grant.id, '--wait')).toContain('(enforced)');
     expect(await ok('grants', 'list', '--service', 'billing')).not.toContain(grant.id);
-    await eventually('orders denied on billing again', async () => (await callStatus('billing', 'orders')) === 403);
+    expect(await callStatus('billing', 'orders')).toBe(403);
   }, 60_000);
 });
 
