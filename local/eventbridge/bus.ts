@@ -123,6 +123,8 @@ export interface LocalBus {
   deliveries(): DeliveryRecord[];
   deadLetters(): DeliveryRecord[];
   setFaults(faults: LocalBusFaults): void;
+  /** PutEvents entries failed by an injected fault so far. */
+  injectedFailures(): number;
   /** Resolves when no delivery is pending; rejects after timeoutMs (default 10 s). */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -193,6 +195,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
   const archive: EventBridgeEvent[] = [];
   const records: DeliveryRecord[] = [];
   let faults: LocalBusFaults = {};
+  let injectedFailures = 0;
   let journal: Journal<JournalLine> | undefined;
   const pending = new Set<Promise<void>>();
   const sleeping = new Map<NodeJS.Timeout, () => void>();
@@ -303,6 +306,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       const outcome = acceptEntry(entry, { id: randomUUID(), now, region, accountId, buses: busNames });
       if (outcome.ok && faults.putEventsFailureRate !== undefined && Math.random() < faults.putEventsFailureRate) {
         failed += 1;
+        injectedFailures += 1;
         results.push({ ErrorCode: 'InternalFailure', ErrorMessage: 'Injected fault: the local event bus failed this entry.' });
         continue;
       }
@@ -330,6 +334,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
       if (next.putEventsFailureRate !== undefined && !(next.putEventsFailureRate >= 0 && next.putEventsFailureRate <= 1)) throw new RangeError('putEventsFailureRate must be between 0 and 1');
       faults = { ...next };
     },
+    injectedFailures: (): number => injectedFailures,
   };
 
   if (options.journalFile !== undefined) {

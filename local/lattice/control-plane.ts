@@ -86,8 +86,10 @@ export interface InjectedFault {
   /** `*` matches every operation. */
   operation: LatticeOperation | '*';
   error: 'AccessDeniedException' | 'ThrottlingException' | 'InternalServerException';
-  /** How many requests fail. Default 1. */
+  /** How many requests fail. Default 1 (Infinity with `rate`). */
   times?: number;
+  /** Each matching request fails with this probability (0..1) instead of always (the fault suite's 5%). */
+  rate?: number;
   /** Sent as `Retry-After` (ThrottlingException, InternalServerException). */
   retryAfterSeconds?: number;
 }
@@ -97,6 +99,10 @@ export interface LatticeEmulator {
   endpoint: string;
   store: LatticeStore;
   injectFault(fault: InjectedFault): void;
+  /** Drops every injected fault. */
+  clearFaults(): void;
+  /** Requests answered with an injected fault so far. */
+  injectedFaults(): number;
   stop(): Promise<void>;
 }
 
@@ -394,11 +400,14 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
   }
   const maxPolicyBytes = options.maxPolicyBytes ?? DEFAULT_MAX_POLICY_BYTES;
   const faults: { fault: InjectedFault; remaining: number }[] = [];
+  let injected = 0;
 
   const takeFault = (operation: LatticeOperation): LatticeApiError | undefined => {
     const index = faults.findIndex((f) => f.fault.operation === '*' || f.fault.operation === operation);
     const entry = faults[index];
     if (entry === undefined) return undefined;
+    if (entry.fault.rate !== undefined && Math.random() >= entry.fault.rate) return undefined;
+    injected += 1;
     entry.remaining -= 1;
     if (entry.remaining <= 0) faults.splice(index, 1);
     const { error, retryAfterSeconds } = entry.fault;
@@ -462,8 +471,12 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
   return {
     endpoint: `http://${urlHost}:${port}`,
     store,
+    clearFaults: () => {
+      faults.splice(0);
+    },
+    injectedFaults: () => injected,
     injectFault: (fault) => {
-      faults.push({ fault, remaining: fault.times ?? 1 });
+      faults.push({ fault, remaining: fault.times ?? (fault.rate === undefined ? 1 : Infinity) });
     },
     stop: () => {
       stopped ??= closeServer(server);
