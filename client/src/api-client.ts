@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { HttpRequest } from '@smithy/protocol-http';
+import { httpRequestFor } from './sigv4-request';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { WorkloadEdgeError } from './edge-error';
@@ -282,18 +282,7 @@ export class TrellisApi {
   }
 
   private async sign(method: string, url: URL, headers: Record<string, string>, body: string | undefined, credentials: AwsCredentialIdentity): Promise<Record<string, string>> {
-    const query: Record<string, string> = {};
-    for (const [key, value] of url.searchParams) query[key] = value;
-    const request = new HttpRequest({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port === '' ? {} : { port: Number(url.port) }),
-      path: url.pathname,
-      query,
-      headers: { ...headers, host: url.host },
-      ...(body === undefined ? {} : { body }),
-    });
+    const request = httpRequestFor(url, method, headers, body);
     const signer = new SignatureV4({ service: EXECUTE_API_SIGNING_NAME, region: this.region, credentials, sha256: Sha256 });
     const signed = await signer.sign(request);
     return signed.headers;

@@ -46,6 +46,20 @@ function queryOf(url: URL): Record<string, string | string[]> {
   return query;
 }
 
+/** The request as @smithy/signature-v4 signs it: the URL's parts, its query, and the Host header. */
+export function httpRequestFor(url: URL, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined): HttpRequest {
+  return new HttpRequest({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    ...(url.port === '' ? {} : { port: Number(url.port) }),
+    path: url.pathname,
+    query: queryOf(url),
+    headers: { ...headers, host: url.host },
+    ...(body === undefined ? {} : { body }),
+  });
+}
+
 /**
  * Signs the request. The canonical path is the path as sent on the wire (already percent-encoded
  * by URL), which SigV4 encodes once more for every service but S3; the receiver does the same.
@@ -54,16 +68,7 @@ export async function signLatticeRequest(input: Omit<SignedFetchInput, 'ca' | 'f
   const url = new URL(input.url);
   const method = (input.method ?? 'GET').toUpperCase();
   const lowerCased = Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-  const request = new HttpRequest({
-    method,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    ...(url.port === '' ? {} : { port: Number(url.port) }),
-    path: url.pathname,
-    query: queryOf(url),
-    headers: { ...lowerCased, host: url.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
-    ...(input.body === undefined ? {} : { body: input.body }),
-  });
+  const request = httpRequestFor(url, method, { ...lowerCased, 'x-amz-content-sha256': UNSIGNED_PAYLOAD }, input.body);
   const signer = new SignatureV4({
     service: input.service ?? LATTICE_SIGNING_NAME,
     region: input.region,
