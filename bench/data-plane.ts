@@ -20,7 +20,7 @@ import { signLatticeRequest } from '@trellis/client';
 import { Workload } from '@trellis/client';
 import { logger } from '../shared/logger';
 import { compilePolicy, DEFAULT_MAX_POLICY_BYTES, INVOKE_ACTION, type Grant } from '../shared/policy/compiler';
-import { preparePolicy, type EvaluationRequest } from '../local/iam-policy/evaluator';
+import { preparePolicy, type EvaluationRequest } from '../shared/policy/evaluator';
 import { percentile, round, type BenchSection } from './types';
 
 const CONCURRENCY = 16;

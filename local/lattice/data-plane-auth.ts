@@ -17,7 +17,7 @@ import { LATTICE_SIGNING_NAME } from '@trellis/client';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from '../../shared/x509';
-import { ANONYMOUS_PRINCIPAL } from '../iam-policy/evaluator';
+import { ANONYMOUS_PRINCIPAL } from '../../shared/policy/evaluator';
 import { parseSpiffeId } from '../../shared/spiffe/spiffe-id';
 import { readSanNames } from '../../shared/svid/san';
 import { checkCertificate } from '../roles-anywhere/certificate-checks';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { INVOKE_ACTION } from '../../shared/policy/compiler';
-import type { ContextValue, EvaluationRequest, EvaluationResult } from '../iam-policy/evaluator';
+import type { ContextValue, EvaluationRequest, EvaluationResult } from '../../shared/policy/evaluator';
 import type { LatticeEventV2 } from '../../shared/lattice/target-event';
 import { latticeIdentityFromTags } from '../roles-anywhere/session-tags';
 import type { Caller } from './data-plane-auth';

@@ -20,7 +20,7 @@ import { closeServer, listen, readBody } from '../http-server';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { X509Certificate } from '../../shared/x509';
-import { evaluatePolicy, PolicyDocumentError, type EvaluationResult } from '../iam-policy/evaluator';
+import { evaluatePolicy, PolicyDocumentError, type EvaluationResult } from '../../shared/policy/evaluator';
 import type { LatticeEventV2 } from '../../shared/lattice/target-event';
 import type { CredentialStore } from '../roles-anywhere/credentials';
 import { ANONYMOUS_CALLER, Authenticator, type AuthResult, type Caller } from './data-plane-auth';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_IDENTITY } from '../../local/stand-ins';
-import { evaluatePolicy } from '../../local/iam-policy/evaluator';
+import { evaluatePolicy } from '../../shared/policy/evaluator';
 import { ADMIN, ORDERS, REVIEWS, startHarness, type Harness } from './grants-harness';
 
 let h: Harness;

@@ -8,7 +8,7 @@ import {
   type ContextValue,
   type Decision,
   type EvaluationRequest,
-} from '../../local/iam-policy/evaluator';
+} from '../../shared/policy/evaluator';
 
 const ACCOUNT = '111122223333';
 const SVC = `arn:aws:vpc-lattice:us-east-1:${ACCOUNT}:service/svc-0123456789abcdef0`;

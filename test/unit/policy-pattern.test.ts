@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { splitArn } from '../../local/iam-policy/arn-pattern';
-import { compileMatcher, parsePattern, resolvePattern } from '../../local/iam-policy/pattern';
-import { ContextLookup } from '../../local/iam-policy/request-context';
+import { splitArn } from '../../shared/policy/arn-pattern';
+import { compileMatcher, parsePattern, resolvePattern } from '../../shared/policy/pattern';
+import { ContextLookup } from '../../shared/policy/request-context';
 
 /** Independent oracle: the IAM glob as an anchored regular expression. */
 const regexOf = (pattern: string): RegExp =>

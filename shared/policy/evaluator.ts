@@ -1,6 +1,8 @@
 /**
  * IAM evaluation of a resource-based policy (a VPC Lattice auth policy): the local Lattice data
- * plane enforces auth policies with it, and the compiler's tests use it as the judge.
+ * plane enforces auth policies with it, the grants function explains an applied policy's decision
+ * with it (so the explanation is the enforcement's own logic), and the compiler's tests use it as
+ * the judge. It lives in shared/ because a Lambda bundles it.
  *
  * Scope: the resource policy on its own. Lattice also requires the caller's identity policy to
  * allow the call and checks the service-network policy first (docs/aws-behaviour.md, "VPC Lattice
