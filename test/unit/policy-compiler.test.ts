@@ -10,7 +10,7 @@ import {
   type CompileOptions,
   type Grant,
 } from '../../shared/policy/compiler';
-import { evaluatePolicy, type EvaluationRequest } from '../../local/iam-policy/evaluator';
+import { evaluatePolicy, type EvaluationRequest } from '../../shared/policy/evaluator';
 
 const ACCOUNT = '111122223333';
 const BILLING = `arn:aws:vpc-lattice:us-east-1:${ACCOUNT}:service/svc-0b111111111111111`;
