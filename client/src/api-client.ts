@@ -102,6 +102,8 @@ export interface Grant {
   service: string;
   caller: string;
   kind: 'exact' | 'prefix';
+  /** Optional here only for APIs older than deny grants: absent means Allow. */
+  effect?: 'Allow' | 'Deny';
   methods?: string[];
   pathPrefixes?: string[];
   createdAt: string;
@@ -109,6 +111,8 @@ export interface Grant {
 
 export interface GrantInput {
   service: string;
+  /** Default Allow; a Deny wins over every Allow it matches. */
+  effect?: 'Allow' | 'Deny';
   caller: string;
   methods?: string[];
   pathPrefixes?: string[];

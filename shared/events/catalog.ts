@@ -98,6 +98,10 @@ export const eventSchemas = {
         service: z.string(),
         caller: z.string(),
         kind: z.enum(['exact', 'prefix']),
+        effect: z
+          .enum(['Allow', 'Deny'])
+          .optional()
+          .describe('Deny: an exception that wins over every Allow it matches. Always set by Trellis now; absent (= Allow) on events published before deny grants existed, which a redrive may still deliver'),
         methods: z.array(z.string()).optional(),
         pathPrefixes: z.array(z.string()).optional(),
         createdAt: z.string(),

@@ -43,6 +43,11 @@ export class GrantRepository {
       ':yes': true,
       ...appendOutboxValues(events, now),
     };
+    // Allows are stored without the attribute, like every grant made before effects existed.
+    if (grant.effect === 'Deny') {
+      sets.push('#effect = :effect');
+      values[':effect'] = grant.effect;
+    }
     if (grant.methods !== undefined) {
       sets.push('#methods = :methods');
       values[':methods'] = grant.methods;
@@ -65,6 +70,7 @@ export class GrantRepository {
             '#kind': 'kind',
             '#createdAt': 'createdAt',
             '#revision': 'revision',
+            ...(grant.effect === 'Deny' ? { '#effect': 'effect' } : {}),
             ...(grant.methods === undefined ? {} : { '#methods': 'methods' }),
             ...(grant.pathPrefixes === undefined ? {} : { '#pathPrefixes': 'pathPrefixes' }),
           },

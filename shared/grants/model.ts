@@ -18,6 +18,8 @@ export const GRANT_ID_PATTERN = /^gr-([a-z0-9][a-z0-9-]*)-([0-9a-f]{32})$/;
 export const MAX_PATH_PREFIXES = 20;
 
 export type GrantKind = 'exact' | 'prefix';
+export type GrantEffect = 'Allow' | 'Deny';
+export const GRANT_EFFECTS: readonly GrantEffect[] = ['Allow', 'Deny'];
 
 /** What the API returns and GrantChanged carries. */
 export interface Grant {
@@ -25,6 +27,8 @@ export interface Grant {
   service: string;
   caller: string;
   kind: GrantKind;
+  /** "Deny" carves an exception out of the allows (it wins over every Allow it matches). Grants stored before effects existed have none: Allow. */
+  effect: GrantEffect;
   /** Upper-case HTTP methods, sorted, unique; absent = every method. */
   methods?: string[];
   /** Path prefixes, sorted, unique; absent = every path. */
@@ -34,6 +38,8 @@ export interface Grant {
 
 export interface GrantInput {
   service: string;
+  /** Default "Allow". */
+  effect?: GrantEffect;
   caller: string;
   methods?: string[];
   pathPrefixes?: string[];
@@ -106,6 +112,10 @@ export interface AppliedRecord {
 export const grantSchemas = {
   create: z.strictObject({
     service: serviceName,
+    // The same rule name as the compiler's, so a 400 reads the same wherever the effect is checked.
+    effect: z
+      .custom<GrantEffect>((value) => GRANT_EFFECTS.includes(value as GrantEffect), { message: 'is "Allow" (the default) or "Deny"', params: { rule: 'effect' } })
+      .optional(),
     caller: z.string(),
     methods: z.array(z.string()).optional(),
     pathPrefixes: z.array(z.string()).max(MAX_PATH_PREFIXES, `at most ${MAX_PATH_PREFIXES} path prefixes`).optional(),
@@ -128,7 +138,7 @@ const CHECK_ONLY = {
  */
 export function validateGrantRules(input: GrantInput, trustDomain: string): void {
   try {
-    compilePolicy([{ id: 'check', caller: input.caller, methods: input.methods, pathPrefixes: input.pathPrefixes }], { ...CHECK_ONLY, trustDomain });
+    compilePolicy([{ id: 'check', effect: input.effect, caller: input.caller, methods: input.methods, pathPrefixes: input.pathPrefixes }], { ...CHECK_ONLY, trustDomain });
   } catch (error) {
     if (error instanceof TrellisError && error.code === 'InvalidGrant' && error.details) {
       const details: ErrorDetail[] = error.details.map((d) => ({ ...d, field: d.field.replace(/^grants\[0\]\.?/, '') || '(body)' }));
@@ -140,10 +150,11 @@ export function validateGrantRules(input: GrantInput, trustDomain: string): void
 
 const uniqueSorted = (values: readonly string[]): string[] => [...new Set(values)].sort();
 
-/** The canonical form of a grant: what makes two grants the same grant. */
+/** The canonical form of a grant: what makes two grants the same grant (an Allow carries no effect field, so ids of grants made before effects existed stay valid). */
 export function canonicalGrant(input: GrantInput): GrantInput {
   return {
     service: input.service,
+    ...(input.effect === 'Deny' ? { effect: 'Deny' as const } : {}),
     caller: input.caller,
     ...(input.methods === undefined ? {} : { methods: uniqueSorted(input.methods) }),
     ...(input.pathPrefixes === undefined ? {} : { pathPrefixes: uniqueSorted(input.pathPrefixes) }),
@@ -153,12 +164,15 @@ export function canonicalGrant(input: GrantInput): GrantInput {
 /**
  * The id is derived from the canonical grant, so "the same grant twice" is one conditional write
  * on one key (a duplicate is a 409 even under concurrency), and it carries the service, so
- * DELETE /grants/{id} finds the item without a second index.
+ * DELETE /grants/{id} finds the item without a second index. A Deny hashes its effect too (an
+ * allow and a deny of the same shape are two grants); an Allow hashes exactly what it did before
+ * effects existed, so the ids of existing grants do not change.
  */
 export function grantIdFor(input: GrantInput): string {
   const c = canonicalGrant(input);
+  const shape = [c.service, c.caller, c.methods ?? null, c.pathPrefixes ?? null];
   const digest = createHash('sha256')
-    .update(canonicalJson([c.service, c.caller, c.methods ?? null, c.pathPrefixes ?? null]))
+    .update(canonicalJson(c.effect === 'Deny' ? ['Deny', ...shape] : shape))
     .digest('hex');
   return `gr-${c.service}-${digest.slice(0, 32)}`;
 }
@@ -172,12 +186,16 @@ export function serviceOfGrantId(id: string): string | undefined {
 
 export const grantKind = (caller: string): GrantKind => (caller.endsWith('/*') ? 'prefix' : 'exact');
 
-export function toPublicGrant(item: Grant): Grant {
+/** Stored grants from before effects existed have no effect attribute: they are allows. */
+export const effectOfGrant = (item: { effect?: GrantEffect }): GrantEffect => item.effect ?? 'Allow';
+
+export function toPublicGrant(item: Omit<Grant, 'effect'> & { effect?: GrantEffect }): Grant {
   return {
     id: item.id,
     service: item.service,
     caller: item.caller,
     kind: item.kind,
+    effect: effectOfGrant(item),
     ...(item.methods === undefined ? {} : { methods: [...item.methods] }),
     ...(item.pathPrefixes === undefined ? {} : { pathPrefixes: [...item.pathPrefixes] }),
     createdAt: item.createdAt,

@@ -169,6 +169,7 @@ export async function storeGrant(deps: GrantsDeps, canonical: GrantInput): Promi
     service: canonical.service,
     caller: canonical.caller,
     kind: grantKind(canonical.caller),
+    effect: canonical.effect ?? 'Allow',
     ...(canonical.methods === undefined ? {} : { methods: canonical.methods }),
     ...(canonical.pathPrefixes === undefined ? {} : { pathPrefixes: canonical.pathPrefixes }),
     createdAt: now.toISOString(),
@@ -176,7 +177,7 @@ export async function storeGrant(deps: GrantsDeps, canonical: GrantInput): Promi
   const events = [pendingEvent('GrantChanged', { service: grant.service, change: 'created', grant, cause: 'api' }, now)];
   const stored = await deps.grants.create(grant, events, now);
   if (!stored) {
-    throw new TrellisError('GrantExists', 409, `An identical grant already exists: ${grant.id} (same service, caller, methods and path prefixes)`);
+    throw new TrellisError('GrantExists', 409, `An identical grant already exists: ${grant.id} (same service, effect, caller, methods and path prefixes)`);
   }
   await bumpDesiredVersion(deps, grant.service);
   await flushGrant(deps, stored);

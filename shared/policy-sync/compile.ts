@@ -15,10 +15,11 @@ export interface CompileSettings {
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-export type CompilableGrant = Pick<StoredGrant, 'id' | 'caller' | 'methods' | 'pathPrefixes'>;
+export type CompilableGrant = Pick<StoredGrant, 'id' | 'caller' | 'methods' | 'pathPrefixes'> & { effect?: StoredGrant['effect'] };
 
-const toCompilerGrant = (g: CompilableGrant): CompilerGrant => ({
+export const toCompilerGrant = (g: CompilableGrant): CompilerGrant => ({
   id: g.id,
+  ...(g.effect === 'Deny' ? { effect: 'Deny' as const } : {}),
   caller: g.caller,
   ...(g.methods === undefined ? {} : { methods: g.methods }),
   ...(g.pathPrefixes === undefined ? {} : { pathPrefixes: g.pathPrefixes }),

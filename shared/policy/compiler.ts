@@ -9,8 +9,12 @@
  * string prefix matching: `/api` admits `/api`, `/api/x` and also `/apiary`; write `/api/` to
  * admit only what is below `/api/`.
  *
+ * A grant with `effect: "Deny"` (default "Allow") is an explicit exception carved out of the allows:
+ * a request is allowed when some Allow grant matches it and NO Deny grant does
+ * ({@link grantsAllow}). The meaning of a set is (∪ allows) ∖ (∪ denies).
+ *
  * How that is expressed (docs/aws-behaviour.md, "VPC Lattice auth policies › Policy language and
- * evaluation" and "IAM Roles Anywhere › Principal tags from the certificate"): every statement is
+ * evaluation" and "IAM Roles Anywhere › Principal tags from the certificate"): every Allow statement is
  *   Allow vpc-lattice-svcs:Invoke, Principal "*", Resource "<serviceArn>/*", with conditions
  *   - StringEquals aws:PrincipalArn = the stage's Roles Anywhere role ARN. For a role session this
  *     key holds the ROLE ARN (arn:aws:iam::<acct>:role/<name>), not the session's assumed-role ARN;
@@ -21,13 +25,23 @@
  *     than a narrowed Resource ARN: it does not depend on how Lattice joins the service ARN and the
  *     path, and one shared Resource keeps the document small;
  *   - StringEquals aws:PrincipalTag/x509Issuer/OU when the stage pins its issuing CA.
+ * A Deny grant becomes a Deny statement with the same caller, method and path conditions but
+ * WITHOUT the aws:PrincipalArn and issuer-OU conditions: those only narrow who a statement applies
+ * to, and a deny narrowed to the stage's role would be weaker, never stronger (any other principal
+ * is denied anyway, by the absence of an Allow). IAM lets an applying Deny win over every Allow.
  *
  * Canonical output: the same grants in any order give byte-identical JSON. Identical grants are
  * merged; a grant covered by another single grant — an exact ID under a prefix grant, or a prefix
  * under a broader prefix, with the same or fewer methods and paths — is dropped and reported in
- * `droppedAsCovered`; grants with the same kind, methods and paths share one statement with a
- * sorted caller list; Sids are derived from that shape (`AllowExactAll`, `AllowPrefix<hash>`);
- * statements are sorted by Sid and every object's keys are sorted.
+ * `droppedAsCovered`. Coverage with denies: an allow covered by an allow, or a deny covered by a
+ * deny, is redundant (dropping it leaves the union unchanged); an allow covered by a deny is dead
+ * (everything it admits is denied) and is dropped too. A deny is NEVER dropped because an allow
+ * covers it: that would delete the exception. (An allow covered by an allow that is partly denied
+ * may still go: the covering allow admits all it does, and the same denies apply to both.) When no
+ * allow is left the policy is {@link DENY_ALL_POLICY}.
+ * Grants with the same effect, kind, methods and paths share one statement with a sorted caller
+ * list; Sids are derived from that shape (`AllowExactAll`, `AllowPrefix<hash>`, `DenyExactAll`,
+ * `DenyPrefix<hash>`); statements are sorted by Sid and every object's keys are sorted.
  *
  * Safety: every grant is re-validated here (the API validated it first) — callers through the
  * SPIFFE ID parser, methods against the HTTP method set, path prefixes against RFC 3986 path
@@ -38,8 +52,12 @@ import { createHash } from 'node:crypto';
 import { ErrorDetail, TrellisError } from '../errors';
 import { parseSpiffeId, parseSpiffeIdPrefix, parseWorkloadId } from '../spiffe/spiffe-id';
 
+export type GrantEffect = 'Allow' | 'Deny';
+
 export interface Grant {
   id: string;
+  /** Default "Allow"; a "Deny" wins over every Allow it matches. */
+  effect?: GrantEffect;
   /** An exact SPIFFE ID, or a prefix `spiffe://<td>/<path>/*`. */
   caller: string;
   /** HTTP methods, upper-case; all methods when omitted. */
@@ -66,6 +84,8 @@ export interface CompiledPolicy {
   statements: number;
   /** Ids of grants left out because another grant covers them, sorted. */
   droppedAsCovered: string[];
+  /** Sid → the ids of the grants that statement expresses (sorted), for explaining a decision. */
+  statementGrants: Record<string, string[]>;
 }
 
 export interface GrantRequest {
@@ -104,8 +124,8 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
 
 const isPrefixCaller = (caller: string): boolean => caller.endsWith('/*');
 
-/** The intended semantics of one grant (the property tests' oracle). */
-export function grantAllows(grant: Grant, request: GrantRequest): boolean {
+/** Whether a grant's caller, methods and paths match the request, whatever its effect. */
+export function grantMatches(grant: Grant, request: GrantRequest): boolean {
   const callerMatches = isPrefixCaller(grant.caller)
     ? request.callerUri.startsWith(grant.caller.slice(0, -1))
     : request.callerUri === grant.caller;
@@ -115,11 +135,24 @@ export function grantAllows(grant: Grant, request: GrantRequest): boolean {
   return true;
 }
 
+export const effectOf = (grant: { effect?: GrantEffect }): GrantEffect => grant.effect ?? 'Allow';
+
+/** One Allow grant on its own admits the request (a Deny grant admits nothing). */
+export function grantAllows(grant: Grant, request: GrantRequest): boolean {
+  return effectOf(grant) === 'Allow' && grantMatches(grant, request);
+}
+
+/** The intended semantics of a grant set (the property tests' oracle): some Allow matches and no Deny does. */
+export function grantsAllow(grants: readonly Grant[], request: GrantRequest): boolean {
+  return grants.some((g) => grantAllows(g, request)) && !grants.some((g) => effectOf(g) === 'Deny' && grantMatches(g, request));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 
 interface NormalizedGrant {
   readonly ids: string[];
+  readonly effect: GrantEffect;
   readonly kind: 'exact' | 'prefix';
   readonly caller: string;
   /** The exact ID, or the prefix without its final `*` (ends in '/'). */
@@ -179,8 +212,9 @@ function normalizeGrant(grant: unknown, index: number, trustDomain: string, deta
     problem('', 'type', 'a grant is an object');
     return undefined;
   }
-  const { id, caller, methods, pathPrefixes } = grant as Record<string, unknown>;
+  const { id, caller, methods, pathPrefixes, effect } = grant as Record<string, unknown>;
   if (typeof id !== 'string' || id === '') problem('.id', 'id', 'a grant has a non-empty string id');
+  if (effect !== undefined && effect !== 'Allow' && effect !== 'Deny') problem('.effect', 'effect', 'the effect is "Allow" (the default) or "Deny"');
 
   let kind: 'exact' | 'prefix' = 'exact';
   let literal = '';
@@ -227,14 +261,16 @@ function normalizeGrant(grant: unknown, index: number, trustDomain: string, deta
 
   if (details.length > before) return undefined;
   const callerText = caller as string;
+  const normalizedEffect: GrantEffect = effect === 'Deny' ? 'Deny' : 'Allow';
   return {
     ids: [id as string],
+    effect: normalizedEffect,
     kind,
     caller: callerText,
     literal,
     methods: normalizedMethods,
     paths: normalizedPaths,
-    key: JSON.stringify([callerText, normalizedMethods ?? null, normalizedPaths ?? null]),
+    key: JSON.stringify([normalizedEffect, callerText, normalizedMethods ?? null, normalizedPaths ?? null]),
   };
 }
 
@@ -300,6 +336,12 @@ function mergeIdentical(grants: readonly NormalizedGrant[]): NormalizedGrant[] {
   return [...byKey.values()];
 }
 
+/**
+ * Whether `other` makes `grant` unnecessary: same effect (redundant in the union), or a Deny
+ * covering an Allow (dead). Never an Allow covering a Deny: the exception would be lost.
+ */
+const mayDrop = (grant: NormalizedGrant, other: NormalizedGrant): boolean => other.effect === grant.effect || other.effect === 'Deny';
+
 /** Splits distinct grants into those that stay and the ids of those another single grant covers. */
 function dropCovered(grants: readonly NormalizedGrant[]): { kept: NormalizedGrant[]; dropped: string[] } {
   const exactByCaller = new Map<string, NormalizedGrant[]>();
@@ -315,22 +357,24 @@ function dropCovered(grants: readonly NormalizedGrant[]): { kept: NormalizedGran
   for (const grant of grants) {
     const sameCaller = (grant.kind === 'exact' ? exactByCaller : prefixByLiteral).get(grant.literal) ?? [];
     const candidates = [...sameCaller, ...ancestorLiterals(grant.literal).flatMap((l) => prefixByLiteral.get(l) ?? [])];
-    if (candidates.some((other) => other !== grant && permissionsCover(other, grant))) dropped.push(...grant.ids);
+    if (candidates.some((other) => other !== grant && mayDrop(grant, other) && permissionsCover(other, grant))) dropped.push(...grant.ids);
     else kept.push(grant);
   }
   return { kept, dropped: dropped.sort() };
 }
 
 interface StatementShape {
+  effect: GrantEffect;
   kind: 'exact' | 'prefix';
   methods: readonly string[] | undefined;
   paths: readonly string[] | undefined;
   callers: string[];
+  ids: string[];
   sid: string;
 }
 
-function sidFor(kind: 'exact' | 'prefix', methods: readonly string[] | undefined, paths: readonly string[] | undefined): string {
-  const base = kind === 'exact' ? 'AllowExact' : 'AllowPrefix';
+function sidFor(effect: GrantEffect, kind: 'exact' | 'prefix', methods: readonly string[] | undefined, paths: readonly string[] | undefined): string {
+  const base = `${effect}${kind === 'exact' ? 'Exact' : 'Prefix'}`;
   if (methods === undefined && paths === undefined) return `${base}All`;
   const digest = createHash('sha256').update(JSON.stringify([methods ?? null, paths ?? null])).digest('hex');
   return `${base}${digest.slice(0, 12)}`;
@@ -339,13 +383,28 @@ function sidFor(kind: 'exact' | 'prefix', methods: readonly string[] | undefined
 function groupStatements(grants: readonly NormalizedGrant[]): StatementShape[] {
   const groups = new Map<string, StatementShape>();
   for (const grant of grants) {
-    const key = JSON.stringify([grant.kind, grant.methods ?? null, grant.paths ?? null]);
+    const key = JSON.stringify([grant.effect, grant.kind, grant.methods ?? null, grant.paths ?? null]);
     const group = groups.get(key);
-    if (group) group.callers.push(grant.caller);
-    else groups.set(key, { kind: grant.kind, methods: grant.methods, paths: grant.paths, callers: [grant.caller], sid: sidFor(grant.kind, grant.methods, grant.paths) });
+    if (group) {
+      group.callers.push(grant.caller);
+      group.ids.push(...grant.ids);
+    } else {
+      groups.set(key, {
+        effect: grant.effect,
+        kind: grant.kind,
+        methods: grant.methods,
+        paths: grant.paths,
+        callers: [grant.caller],
+        ids: [...grant.ids],
+        sid: sidFor(grant.effect, grant.kind, grant.methods, grant.paths),
+      });
+    }
   }
   const shapes = [...groups.values()];
-  for (const shape of shapes) shape.callers = uniqueSorted(shape.callers);
+  for (const shape of shapes) {
+    shape.callers = uniqueSorted(shape.callers);
+    shape.ids = uniqueSorted(shape.ids);
+  }
   return shapes.sort((a, b) => (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0));
 }
 
@@ -387,18 +446,22 @@ function assertSafeStatement(shape: StatementShape): void {
 
 function statementJson(shape: StatementShape, options: CompileOptions): Json {
   assertSafeStatement(shape);
-  const equals: Record<string, Json> = { [CONDITION_KEYS.principalArn]: options.principalArn };
+  const equals: Record<string, Json> = {};
   const like: Record<string, Json> = {};
-  if (options.issuerOu !== undefined) equals[CONDITION_KEYS.issuerOu] = options.issuerOu;
+  if (shape.effect === 'Allow') {
+    equals[CONDITION_KEYS.principalArn] = options.principalArn;
+    if (options.issuerOu !== undefined) equals[CONDITION_KEYS.issuerOu] = options.issuerOu;
+  }
   if (shape.kind === 'exact') equals[CONDITION_KEYS.sanUri] = oneOrMany(shape.callers);
   else like[CONDITION_KEYS.sanUri] = oneOrMany(shape.callers);
   if (shape.methods !== undefined) equals[CONDITION_KEYS.method] = oneOrMany(shape.methods);
   if (shape.paths !== undefined) like[CONDITION_KEYS.path] = oneOrMany(shape.paths.map((p) => `${p}*`));
-  const condition: Record<string, Json> = { StringEquals: equals };
+  const condition: Record<string, Json> = {};
+  if (Object.keys(equals).length > 0) condition.StringEquals = equals;
   if (Object.keys(like).length > 0) condition.StringLike = like;
   return {
     Sid: shape.sid,
-    Effect: 'Allow',
+    Effect: shape.effect,
     Principal: '*',
     Action: INVOKE_ACTION,
     Resource: `${options.serviceArn}/*`,
@@ -422,7 +485,8 @@ export const DENY_ALL_POLICY = canonicalJson({
 function prefixSuggestions(grants: readonly NormalizedGrant[]): ErrorDetail[] {
   const counts = new Map<string, number>();
   for (const grant of grants) {
-    if (grant.kind !== 'exact') continue;
+    // Only allows: a prefix replacing exact denies would deny more, not shrink what is allowed.
+    if (grant.kind !== 'exact' || grant.effect !== 'Allow') continue;
     const parent = `${grant.literal.slice(0, grant.literal.lastIndexOf('/') + 1)}*`;
     counts.set(parent, (counts.get(parent) ?? 0) + 1);
   }
@@ -450,10 +514,11 @@ export function compilePolicy(grants: readonly Grant[], options: CompileOptions)
   });
   if (details.length > 0) throw invalidGrant(details);
 
-  if (normalized.length === 0) {
-    return { policy: DENY_ALL_POLICY, bytes: Buffer.byteLength(DENY_ALL_POLICY, 'utf8'), statements: 1, droppedAsCovered: [] };
-  }
   const { kept, dropped } = dropCovered(mergeIdentical(normalized));
+  // Nothing left to allow (no grant, only denies, or every allow denied): nobody may call.
+  if (!kept.some((g) => g.effect === 'Allow')) {
+    return { policy: DENY_ALL_POLICY, bytes: Buffer.byteLength(DENY_ALL_POLICY, 'utf8'), statements: 1, droppedAsCovered: dropped, statementGrants: { DenyAll: [] } };
+  }
   const shapes = groupStatements(kept);
   const policy = canonicalJson({ Version: '2012-10-17', Statement: shapes.map((s) => statementJson(s, options)) });
   const bytes = Buffer.byteLength(policy, 'utf8');
@@ -466,5 +531,5 @@ export function compilePolicy(grants: readonly Grant[], options: CompileOptions)
       { details: prefixSuggestions(kept) },
     );
   }
-  return { policy, bytes, statements: shapes.length, droppedAsCovered: dropped };
+  return { policy, bytes, statements: shapes.length, droppedAsCovered: dropped, statementGrants: Object.fromEntries(shapes.map((s) => [s.sid, s.ids])) };
 }

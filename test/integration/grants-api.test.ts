@@ -10,7 +10,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-type GrantBody = { id: string; service: string; caller: string; kind: string; methods?: string[]; pathPrefixes?: string[]; createdAt: string };
+type GrantBody = { id: string; service: string; caller: string; kind: string; effect: string; methods?: string[]; pathPrefixes?: string[]; createdAt: string };
 type Page<T> = { items: T[]; nextToken?: string };
 
 const create = (body: unknown, callerArn = ADMIN) => h.api({ method: 'POST', resource: '/grants', body, callerArn });
@@ -80,6 +80,7 @@ describe('POST /grants', () => {
       service: 'billing',
       caller: ORDERS,
       kind: 'exact',
+      effect: 'Allow',
       methods: ['GET', 'POST'],
       pathPrefixes: ['/charge', '/v1/'],
       createdAt: expect.any(String),
@@ -92,6 +93,22 @@ describe('POST /grants', () => {
     const changed = (await h.events('GrantChanged')).filter((e) => e.grant.id === grant.id);
     expect(changed).toEqual([expect.objectContaining({ service: 'billing', change: 'created', cause: 'api', grant })]);
     expect((await h.api({ method: 'GET', resource: '/grants/{id}', path: { id: grant.id } })).body).toEqual(grant);
+  });
+
+  it('creates a deny grant: its own id beside the allow of the same shape, GrantChanged carrying the effect', async () => {
+    const shape = { service: 'billing', caller: 'spiffe://example.org/deny-shape/*', methods: ['POST'] };
+    const allow = (await create(shape)).body as GrantBody;
+    const denyRes = await create({ ...shape, effect: 'Deny' });
+    expect(denyRes.status).toBe(201);
+    const deny = denyRes.body as GrantBody;
+    expect(deny).toMatchObject({ effect: 'Deny', kind: 'prefix', methods: ['POST'] });
+    expect(allow.effect).toBe('Allow');
+    expect(deny.id).not.toBe(allow.id);
+    // "effect": "Allow" written out is the default: the same grant as the one without it
+    expect((await create({ ...shape, effect: 'Allow' })).status).toBe(409);
+    expect((await create({ ...shape, effect: 'Deny' })).status).toBe(409);
+    const changed = (await h.events('GrantChanged')).filter((e) => e.grant.id === deny.id);
+    expect(changed).toEqual([expect.objectContaining({ change: 'created', grant: deny })]);
   });
 
   it('lets exactly one of 10 concurrent identical creations win', async () => {
@@ -119,7 +136,9 @@ describe('POST /grants', () => {
     ['path with ?', { pathPrefixes: ['/v1?x'] }, 'pathPrefixes[0]', 'path-wildcard'],
     ['path with a policy variable', { pathPrefixes: ['/${aws:username}'] }, 'pathPrefixes[0]', 'path-variable'],
     ['bad service name', { service: 'Billing!' }, 'service', 'service-name'],
-    ['unknown field', { effect: 'Deny' }, 'effect', 'unknown-field'],
+    ['unknown field', { verdict: 'Deny' }, 'verdict', 'unknown-field'],
+    ['unknown effect', { effect: 'Block' }, 'effect', 'effect'],
+    ['effect in lower case', { effect: 'deny' }, 'effect', 'effect'],
     ['caller missing', { caller: undefined }, 'caller', 'required'],
   ])('answers 400 naming the rule: %s', async (_name, patch, field, rule) => {
     const res = await create({ service: 'billing', caller: ORDERS, ...patch });

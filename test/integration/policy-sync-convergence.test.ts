@@ -163,7 +163,7 @@ describe('convergeService', () => {
 
   const writeGrant = async (deps: PolicyDeps, service: string, caller: string): Promise<void> => {
     // As the API does: the grant write (no event here: the test drives the syncs), then the bump.
-    const grant: Grant = { id: grantIdFor({ service, caller }), service, caller, kind: grantKind(caller), createdAt: new Date().toISOString() };
+    const grant: Grant = { id: grantIdFor({ service, caller }), service, caller, kind: grantKind(caller), effect: 'Allow', createdAt: new Date().toISOString() };
     expect(await deps.grants.create(grant, [pendingEvent('GrantChanged', { service, change: 'created', grant, cause: 'api' })], new Date())).toBeDefined();
     await deps.services.bumpDesiredVersion(service);
   };
@@ -218,7 +218,7 @@ describe('convergeService', () => {
   it('applies a change whose API process died between the grant write and the bump, once the outbox sweep publishes its event', async () => {
     const base = policyDeps();
     const caller = 'spiffe://example.org/gated/orphan';
-    const grant: Grant = { id: grantIdFor({ service: 'gated', caller }), service: 'gated', caller, kind: 'exact', createdAt: new Date().toISOString() };
+    const grant: Grant = { id: grantIdFor({ service: 'gated', caller }), service: 'gated', caller, kind: 'exact', effect: 'Allow', createdAt: new Date().toISOString() };
     // The write with its event in the outbox, then nothing: no bump, no flush.
     expect(await base.grants.create(grant, [pendingEvent('GrantChanged', { service: 'gated', change: 'created', grant, cause: 'api' })], new Date())).toBeDefined();
     const state = async (): Promise<string> =>

@@ -99,6 +99,21 @@ describe('grant API → GrantChanged → policy sync → Lattice', () => {
     expect(decide(policy, arn, 'spiffe://example.org/team/finance/audit', 'GET', '/admin')).toBe('ImplicitDeny');
     expect(decide(policy, arn, 'spiffe://example.org/team/financex', 'GET', '/reports/q3')).toBe('ImplicitDeny');
   });
+
+  it('enforces a deny grant as an exception to a broader allow, and lifts it when the deny is removed', async () => {
+    const arn = await h.addService('vault');
+    await grant({ service: 'vault', caller: 'spiffe://example.org/team-a/*' });
+    const deny = await grant({ service: 'vault', effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*', methods: ['POST'] });
+    await h.stack.bus.waitForIdle(10_000);
+    const policy = (await h.appliedPolicy('vault')) as string;
+    expect(policy).toBe(h.expectedPolicy('vault', [{ caller: 'spiffe://example.org/team-a/*' }, { effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*', methods: ['POST'] }]));
+    expect(decide(policy, arn, 'spiffe://example.org/team-a/legacy/batch', 'POST', '/')).toBe('ExplicitDeny');
+    expect(decide(policy, arn, 'spiffe://example.org/team-a/legacy/batch', 'GET', '/')).toBe('Allow');
+    expect(decide(policy, arn, 'spiffe://example.org/team-a/api', 'POST', '/')).toBe('Allow');
+    expect((await h.api({ method: 'DELETE', resource: '/grants/{id}', path: { id: deny.id } })).status).toBe(204);
+    await h.stack.bus.waitForIdle(10_000);
+    expect(decide((await h.appliedPolicy('vault')) as string, arn, 'spiffe://example.org/team-a/legacy/batch', 'POST', '/')).toBe('Allow');
+  });
 });
 
 describe('the size limit', () => {

@@ -58,8 +58,8 @@ const grantTable = (items: Grant[]): string =>
   items.length === 0
     ? 'no grants'
     : table(
-        ['ID', 'SERVICE', 'CALLER', 'METHODS', 'PATH PREFIXES'],
-        items.map((g) => [g.id, g.service, g.caller, (g.methods ?? ['*']).join(','), (g.pathPrefixes ?? ['*']).join(',')]),
+        ['ID', 'SERVICE', 'EFFECT', 'CALLER', 'METHODS', 'PATH PREFIXES'],
+        items.map((g) => [g.id, g.service, g.effect ?? 'Allow', g.caller, (g.methods ?? ['*']).join(','), (g.pathPrefixes ?? ['*']).join(',')]),
       );
 
 const serviceTable = (items: ManagedService[]): string =>
@@ -194,6 +194,7 @@ interface GrantAddOptions {
   service: string;
   method?: string[];
   pathPrefix?: string[];
+  deny?: boolean;
   wait?: number | true;
 }
 
@@ -224,22 +225,24 @@ function addGrantCommands(program: Command): void {
 
   grants
     .command('add')
-    .description('allow a caller (SPIFFE ID, or prefix ending in /*) to call a service')
+    .description('allow a caller (SPIFFE ID, or prefix ending in /*) to call a service, or with --deny carve an exception out of the allows')
     .requiredOption('--caller <spiffe-id>', 'an exact SPIFFE ID, or a prefix spiffe://<trust-domain>/<path>/*')
     .requiredOption('--service <name>', 'the managed service (see `trellis services list`)')
     .option('--method <method>', 'only this HTTP method (repeatable; default every method)', collect)
     .option('--path-prefix <prefix>', 'only paths under this prefix (repeatable; default every path)', collect)
+    .option('--deny', 'a deny grant: refuse these calls even where an allow grant admits them')
     .option('--wait [seconds]', 'return once the service\'s auth policy enforces the change (default 30 s)', parseInteger('--wait'))
     .action(
       act<[GrantAddOptions]>(async (api, out, o) => {
         const grant = await api.createGrant({
           service: o.service,
+          ...(o.deny === true ? { effect: 'Deny' as const } : {}),
           caller: o.caller,
           ...(o.method === undefined ? {} : { methods: o.method }),
           ...(o.pathPrefix === undefined ? {} : { pathPrefixes: o.pathPrefix }),
         });
         if (o.wait !== undefined) await waitForPolicy(api, grant.service, waitSeconds(o.wait));
-        out.result(grant, () => `granted ${grant.caller} → ${grant.service}${o.wait === undefined ? '' : ' (enforced)'}\n${grantTable([grant])}`);
+        out.result(grant, () => `${grant.effect === 'Deny' ? 'denied' : 'granted'} ${grant.caller} → ${grant.service}${o.wait === undefined ? '' : ' (enforced)'}\n${grantTable([grant])}`);
       }),
     );
 
