@@ -118,6 +118,21 @@ export interface GrantInput {
   pathPrefixes?: string[];
 }
 
+/** GET /services/{name}/decision (docs/openapi.yaml, DecisionExplanation). */
+export interface DecisionExplanation {
+  service: string;
+  serviceArn: string;
+  request: { caller: string; method: string; path: string };
+  decision: 'ALLOW' | 'DENY';
+  evaluation: 'Allow' | 'ExplicitDeny' | 'ImplicitDeny' | 'NoPolicy' | 'UnreadablePolicy';
+  statement: { sid: string | null; index: number; effect: 'Allow' | 'Deny' } | null;
+  reason: string;
+  grants: Grant[];
+  policyState: 'in-sync' | 'pending' | 'drifted' | 'over-quota';
+  nearest: { grantId: string; differs: ('caller' | 'method' | 'path')[]; widened: { caller: string; methods?: string[]; pathPrefixes?: string[] }; segmentsUp: number }[];
+  blockedBy: Grant[];
+}
+
 export interface ManagedService {
   name: string;
   arn: string;
@@ -398,6 +413,11 @@ export class TrellisApi {
 
   async getServicePolicy(service: string): Promise<ServicePolicy> {
     return (await this.request<ServicePolicy>('GET', `/services/${encodeURIComponent(service)}/policy`)).body;
+  }
+
+  /** Why a call of `caller` to the service is allowed or denied, from the policy Lattice has applied. */
+  async explainDecision(service: string, request: { caller: string; method?: string; path?: string }): Promise<DecisionExplanation> {
+    return (await this.request<DecisionExplanation>('GET', `/services/${encodeURIComponent(service)}/decision`, { query: { caller: request.caller, method: request.method, path: request.path } })).body;
   }
 
   private async collect<T>(page: (nextToken: string | undefined) => Promise<Page<T>>): Promise<T[]> {

@@ -9,6 +9,7 @@ import { grantSchemas, toPublicGrant, toPublicService } from '../../shared/grant
 import { deleteGrant, getGrant, getService, listGrants, listServices, registerService } from '../../shared/grants/service';
 import { policyDeps } from '../../shared/policy-sync/deps';
 import { describeServicePolicy } from '../../shared/policy-sync/policy-view';
+import { explainDecision, parseDecisionQuery } from '../../shared/policy-sync/explain-decision';
 
 const pageTokenKey = setting('PAGE_TOKEN_KEY');
 const deps = policyDeps();
@@ -36,6 +37,12 @@ export const handler = apiHandler({
   'GET /services/{name}/policy': async (req) => {
     const service = await getService(deps, req.params.name ?? '');
     return { status: 200, body: await describeServicePolicy(deps, service) };
+  },
+
+  'GET /services/{name}/decision': async (req) => {
+    const query = parseDecisionQuery(req.query);
+    const service = await getService(deps, req.params.name ?? '');
+    return { status: 200, body: await explainDecision(deps, service, query) };
   },
 
   'POST /grants': async (req) => {

@@ -4,9 +4,9 @@
  * limit), pending (a grant change is newer than the last applied version), drifted (nothing is
  * pending yet they differ: changed outside Trellis; the scheduled reconcile repairs it).
  */
-import type { StoredService } from '../grants/model';
-import { canonicalPolicy } from './auth-policies';
-import { compileService } from './compile';
+import type { StoredGrant, StoredService } from '../grants/model';
+import { canonicalPolicy, type AppliedPolicy } from './auth-policies';
+import { compileService, type Compilation } from './compile';
 import type { PolicyDeps } from './deps';
 
 export type PolicyState = 'in-sync' | 'pending' | 'drifted' | 'failed';
@@ -28,7 +28,15 @@ export interface ServicePolicyView {
   };
 }
 
-export async function describeServicePolicy(deps: PolicyDeps, service: StoredService): Promise<ServicePolicyView> {
+/** The current grants, their compilation, what Lattice has applied, and how the two relate. */
+export interface PolicySnapshot {
+  grants: StoredGrant[];
+  compilation: Compilation;
+  applied: AppliedPolicy | undefined;
+  state: PolicyState;
+}
+
+export async function readPolicySnapshot(deps: PolicyDeps, service: StoredService): Promise<PolicySnapshot> {
   const grants = await deps.grants.allOfService(service.name);
   const compilation = compileService(grants, service.arn, deps.compile);
   const applied = await deps.policies.get(service.arn);
@@ -38,6 +46,12 @@ export async function describeServicePolicy(deps: PolicyDeps, service: StoredSer
   else if (applied !== undefined && canonicalPolicy(applied.policy) === compilation.compiled.policy) state = 'in-sync';
   else if (desiredVersion > (service.appliedVersion ?? -1)) state = 'pending';
   else state = 'drifted';
+  return { grants, compilation, applied, state };
+}
+
+export async function describeServicePolicy(deps: PolicyDeps, service: StoredService): Promise<ServicePolicyView> {
+  const { grants, compilation, applied, state } = await readPolicySnapshot(deps, service);
+  const desiredVersion = service.desiredVersion ?? 0;
   return {
     service: service.name,
     serviceArn: service.arn,

@@ -214,3 +214,37 @@ describe('services nobody may call', () => {
     expect((await h.api({ method: 'GET', resource: '/services/{name}/policy', path: { name: 'payroll' }, callerArn: ADMIN })).status).toBe(404);
   });
 });
+
+describe('GET /services/{name}/decision', () => {
+  type Explanation = { decision: string; evaluation: string; statement: { sid: string | null } | null; grants: { id: string }[]; policyState: string; nearest: { grantId: string; differs: string[] }[]; blockedBy: { id: string }[] };
+  const explain = async (name: string, query: Record<string, string>, callerArn?: string) => {
+    const res = await h.api({ method: 'GET', resource: '/services/{name}/decision', path: { name }, query, ...(callerArn ? { callerArn } : {}) });
+    return res;
+  };
+
+  it('explains the applied policy to any IAM caller: the deciding statement, its grants, the nearest grant for a denial', async () => {
+    await h.addService('atlas');
+    const allow = await grant({ service: 'atlas', caller: 'spiffe://example.org/team-a/*', methods: ['GET'] });
+    const deny = await grant({ service: 'atlas', effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*' });
+    await h.stack.bus.waitForIdle(10_000);
+
+    const allowed = await explain('atlas', { caller: 'spiffe://example.org/team-a/api', method: 'GET', path: '/v1' }, 'arn:aws:sts::111122223333:assumed-role/developer/alice');
+    expect(allowed.status).toBe(200);
+    expect(allowed.body).toMatchObject({ decision: 'ALLOW', policyState: 'in-sync', statement: { sid: expect.stringMatching(/^AllowPrefix/) as unknown as string }, grants: [{ id: allow.id }] });
+
+    const denied = (await explain('atlas', { caller: 'spiffe://example.org/team-a/legacy/x', method: 'GET' })).body as Explanation;
+    expect(denied).toMatchObject({ decision: 'DENY', evaluation: 'ExplicitDeny', grants: [{ id: deny.id }], blockedBy: [{ id: deny.id }] });
+
+    const wrongMethod = (await explain('atlas', { caller: 'spiffe://example.org/team-a/api', method: 'POST' })).body as Explanation;
+    expect(wrongMethod).toMatchObject({ decision: 'DENY', evaluation: 'ImplicitDeny', statement: null, nearest: [{ grantId: allow.id, differs: ['method'] }] });
+  });
+
+  it('answers 400 naming the field, 404 for an unknown service', async () => {
+    const bad = await explain('billing', { caller: 'spiffe://example.org/x', method: 'get' });
+    expect(bad.status).toBe(400);
+    expect((bad.body as { error: { details: { field: string; rule: string }[] } }).error.details).toEqual([expect.objectContaining({ field: 'method', rule: 'method' })]);
+    const missing = await explain('billing', {});
+    expect((missing.body as { error: { details: { field: string }[] } }).error.details.map((d) => d.field)).toEqual(['caller']);
+    expect((await explain('payroll', { caller: ORDERS })).status).toBe(404);
+  });
+});

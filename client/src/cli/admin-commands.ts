@@ -1,6 +1,6 @@
 /** Administrator commands over the control-plane API: workloads, grants, services, policies. */
 import { Command, InvalidArgumentError } from 'commander';
-import { TrellisApi, type Grant, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
+import { TrellisApi, type DecisionExplanation, type Grant, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
 import { WorkloadEdgeError } from '../edge-error';
 import { globalOptions, loadEndpoints, output, type Output } from './context';
 
@@ -84,6 +84,30 @@ function describePolicy(p: ServicePolicy): string {
     // show it as stored
   }
   return `${lines}\n\n${p.applied === null ? 'compiled' : 'applied'} policy:\n${pretty}`;
+}
+
+function describeDecision(d: DecisionExplanation): string {
+  const lines = [
+    `${d.decision}: ${d.request.caller} ${d.request.method} ${d.request.path} → ${d.service}`,
+    keyValues([
+      ['reason', d.reason],
+      ['statement', d.statement === null ? 'no statement matched' : `${d.statement.sid ?? `#${d.statement.index}`} (${d.statement.effect})`],
+      ['policy', d.policyState === 'in-sync' ? 'in-sync (the applied policy is the compilation of the current grants)' : `${d.policyState}: the applied policy is not the compilation of the current grants; the answer is what Lattice decides now`],
+    ]),
+  ];
+  if (d.grants.length > 0) lines.push('', 'from grants:', grantTable(d.grants));
+  if (d.blockedBy.length > 0) lines.push('', 'denied by grants (remove one with `trellis grants remove <id>`):', grantTable(d.blockedBy));
+  if (d.nearest.length > 0) {
+    lines.push(
+      '',
+      'nearest grants that would allow it, widened:',
+      table(
+        ['GRANT', 'DIFFERS', 'CALLER', 'METHODS', 'PATH PREFIXES'],
+        d.nearest.map((n) => [n.grantId, n.differs.join(','), n.widened.caller, (n.widened.methods ?? ['*']).join(','), (n.widened.pathPrefixes ?? ['*']).join(',')]),
+      ),
+    );
+  }
+  return lines.join('\n');
 }
 
 type Action<A extends unknown[]> = (api: TrellisApi, out: Output, ...args: A) => Promise<void>;
@@ -297,6 +321,20 @@ export function addAdminCommands(program: Command): void {
       act<[string]>(async (api, out, service) => {
         const view = await api.getServicePolicy(service);
         out.result(view, () => describePolicy(view));
+      }),
+    );
+
+  policy
+    .command('explain')
+    .description('why a call of a SPIFFE ID to a service is allowed or denied by the auth policy Lattice has applied, and what would allow it')
+    .requiredOption('--service <name>', 'the managed service')
+    .requiredOption('--caller <spiffe-id>', 'the SPIFFE ID making the call')
+    .option('--method <method>', 'the HTTP method (default GET)')
+    .option('--path <path>', 'the request path (default /)')
+    .action(
+      act<[{ service: string; caller: string; method?: string; path?: string }]>(async (api, out, o) => {
+        const answer = await api.explainDecision(o.service, { caller: o.caller, ...(o.method === undefined ? {} : { method: o.method }), ...(o.path === undefined ? {} : { path: o.path }) });
+        out.result(answer, () => describeDecision(answer));
       }),
     );
 }

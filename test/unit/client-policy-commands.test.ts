@@ -1,0 +1,107 @@
+/**
+ * The policy and grant-preview commands of `trellis` against a recording HTTP server (canned
+ * answers, every request kept): which request each command sends, and what it prints.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../client/src/cli/main';
+
+interface Recorded {
+  method: string;
+  url: string;
+  body: string;
+}
+
+let server: Server;
+let endpoints: string;
+const recorded: Recorded[] = [];
+const answers: { status: number; body: unknown }[] = [];
+
+const readBody = (req: IncomingMessage): Promise<string> =>
+  new Promise((resolve) => {
+    let text = '';
+    req.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    req.on('end', () => resolve(text));
+  });
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    void readBody(req).then((body) => {
+      recorded.push({ method: req.method ?? '', url: req.url ?? '', body });
+      const answer = answers.shift() ?? { status: 500, body: { error: { code: 'NoAnswer', message: 'the test gave no answer' } } };
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const dir = mkdtempSync(join(tmpdir(), 'trellis-cli-'));
+  endpoints = join(dir, 'endpoints.json');
+  writeFileSync(endpoints, JSON.stringify({ api: `http://127.0.0.1:${port}/local`, region: 'us-east-1' }));
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+afterEach(() => {
+  recorded.length = 0;
+  answers.length = 0;
+  vi.restoreAllMocks();
+});
+
+/** Runs the CLI; returns its exit code and what it printed on stdout. */
+async function run(...args: string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const code = await main(['--endpoints', endpoints, ...args]);
+  return { code, stdout };
+}
+
+const GRANT = { id: 'gr-rates-11111111111111111111111111111111', service: 'rates', caller: 'spiffe://example.org/team-a/*', kind: 'prefix', effect: 'Allow', methods: ['GET'], createdAt: '2025-01-01T00:00:00Z' };
+
+describe('trellis policy explain', () => {
+  it('asks GET /services/{name}/decision with the caller, method and path, and prints the verdict, the reason and the nearest grant', async () => {
+    answers.push({
+      status: 200,
+      body: {
+        service: 'rates',
+        serviceArn: 'arn:aws:vpc-lattice:us-east-1:111122223333:service/svc-0c222222222222222',
+        request: { caller: 'spiffe://example.org/team-a/api', method: 'POST', path: '/v1' },
+        decision: 'DENY',
+        evaluation: 'ImplicitDeny',
+        statement: null,
+        reason: 'no statement matched: no grant admits this caller, method and path',
+        grants: [],
+        policyState: 'in-sync',
+        nearest: [{ grantId: GRANT.id, differs: ['method'], widened: { caller: GRANT.caller, methods: ['GET', 'POST'] }, segmentsUp: 0 }],
+        blockedBy: [],
+      },
+    });
+    const { code, stdout } = await run('policy', 'explain', '--service', 'rates', '--caller', 'spiffe://example.org/team-a/api', '--method', 'POST', '--path', '/v1');
+    expect(code).toBe(0);
+    const sent = recorded[0] as Recorded;
+    expect(sent.method).toBe('GET');
+    const url = new URL(sent.url, 'http://x');
+    expect(url.pathname).toBe('/local/services/rates/decision');
+    expect(Object.fromEntries(url.searchParams)).toEqual({ caller: 'spiffe://example.org/team-a/api', method: 'POST', path: '/v1' });
+    expect(stdout).toContain('DENY: spiffe://example.org/team-a/api POST /v1 → rates');
+    expect(stdout).toContain('no statement matched');
+    expect(stdout).toMatch(new RegExp(`${GRANT.id}\\s+method\\s+spiffe://example.org/team-a/\\*\\s+GET,POST`));
+  });
+
+  it('sends no method or path it was not given (the API defaults them)', async () => {
+    answers.push({ status: 400, body: { error: { code: 'ValidationFailed', message: 'bad', details: [{ field: 'caller', rule: 'scheme', message: 'a SPIFFE ID starts with spiffe://' }] } } });
+    const { code } = await run('policy', 'explain', '--service', 'rates', '--caller', 'orders');
+    expect(code).toBe(1);
+    expect(Object.fromEntries(new URL((recorded[0] as Recorded).url, 'http://x').searchParams)).toEqual({ caller: 'orders' });
+  });
+});
