@@ -95,13 +95,13 @@ beforeAll(async () => {
       if (stackOutput.includes('[trellis] ready in')) {
         clearInterval(timer);
         resolve();
-      } else if (stack.exitCode !== null || Date.now() - started > 60_000) {
+      } else if (stack.exitCode !== null || Date.now() - started > 150_000) {
         clearInterval(timer);
         reject(new Error(`stack did not start:\n${stackOutput.slice(-3000)}`));
       }
     }, 100);
   });
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   if (stack && stack.exitCode === null) {

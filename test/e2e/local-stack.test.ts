@@ -41,14 +41,14 @@ beforeAll(async () => {
       if (output.includes('[trellis] ready in')) {
         clearInterval(timer);
         resolve();
-      } else if (child.exitCode !== null || Date.now() - started > 60_000) {
+      } else if (child.exitCode !== null || Date.now() - started > 150_000) {
         clearInterval(timer);
         reject(new Error(`stack did not start:\n${output.slice(-3000)}`));
       }
     }, 100);
   });
   endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as typeof endpoints;
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');

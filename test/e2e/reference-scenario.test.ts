@@ -27,13 +27,13 @@ beforeAll(async () => {
       if (output.includes('[demo] all four outcomes match')) {
         clearInterval(timer);
         resolve();
-      } else if (child.exitCode !== null || Date.now() - started > 100_000) {
+      } else if (child.exitCode !== null || Date.now() - started > 180_000) {
         clearInterval(timer);
         reject(new Error(`the demo did not pass:\n${output.split('\n').filter((l) => !l.startsWith('{')).slice(-40).join('\n')}`));
       }
     }, 200);
   });
-}, 120_000);
+}, 210_000);
 
 afterAll(async () => {
   if (child && child.exitCode === null) {
