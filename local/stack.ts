@@ -5,7 +5,7 @@
  * SDK's standard AWS_ENDPOINT_URL_<SERVICE> variables: the same code as in AWS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
@@ -172,6 +172,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       TRELLIS_ESBUILD_DIR: join('.esbuild', `stack-${ports.api}`),
       SLS_NOTIFICATIONS_MODE: 'off',
     };
+    // A serverless offline killed mid-build (SIGKILL, a crash) leaves its esbuild work folder in a
+    // state the next start hangs on (observed with --persist restarts): each start builds afresh.
+    rmSync(join(root, '.esbuild', `stack-${ports.api}`), { recursive: true, force: true });
     const functionsLog = join(stateDir, 'logs', 'functions.log');
     const logStream = createWriteStream(functionsLog, { flags: 'w' });
     const child = spawn(

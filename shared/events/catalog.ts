@@ -77,7 +77,7 @@ export const eventSchemas = {
       message: z.string(),
     })
     .describe(
-      'A request ended without a certificate. `reason` is a CSR refusal (not-pem, malformed, bad-signature, weak-key, unsupported-key, foreign-uri, foreign-dns, foreign-san, subject-spiffe, empty-name, too-large) or throttled, pca-unavailable, pca-rejected, certificate-not-ready, svid-check-failed, ca-not-active, workload-deleted, superseded, timed-out; `message` says what to do.',
+      'A request ended without a certificate. `reason` is a CSR refusal (not-pem, malformed, bad-signature, weak-key, unsupported-key, foreign-uri, foreign-dns, foreign-san, subject-spiffe, empty-name, too-large) or throttled, pca-unavailable, pca-rejected, certificate-not-ready, svid-check-failed, ca-not-active, workload-deleted, superseded; or, ended by the guarantee that no request stays pending: retries-exhausted (every delivery of the request queue failed), redrive-failed (the watchdog could not re-drive it), issuance-unconfirmed (an IssueCertificate answer was lost past the idempotency window and the CA cannot be asked, so no second certificate is risked); `message` says what to do.',
     ),
   SvidRevoked: z
     .object({
@@ -87,7 +87,7 @@ export const eventSchemas = {
       serialNumber: z.string().regex(/^[0-9a-f]+$/),
       reason: z.enum(['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE']),
     })
-    .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (every certificate of a deleted workload, or one issued for a request that no longer applied).'),
+    .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (every certificate of a deleted workload, or one issued for a request that no longer applied, including one issued but never recorded and found in the CA listing where the CA offers one).'),
   GrantChanged: z
     .object({
       ...base,

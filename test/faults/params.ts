@@ -23,7 +23,7 @@ export const params = {
   putAuthPolicyFailureRate: num('TRELLIS_FAULTS_PUT_AUTH_POLICY_FAILURE_RATE', 0.05),
   crashBurst: num('TRELLIS_FAULTS_CRASH_BURST', 60),
   /** The watchdog bound of the crash test, seconds. */
-  crashBoundSeconds: num('TRELLIS_FAULTS_CRASH_BOUND_SECONDS', 20),
+  crashBoundSeconds: num('TRELLIS_FAULTS_CRASH_BOUND_SECONDS', 30),
   fuzzRuns: num('TRELLIS_FAULTS_FUZZ_RUNS', 300),
 };
 

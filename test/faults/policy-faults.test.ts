@@ -1,6 +1,8 @@
 /**
  * Auth-policy convergence under faults: M random grant changes (creations and deletions) over
- * several services, concurrently, while a share of PutAuthPolicy calls fail. The reconcile
+ * several services, concurrently, while a share of PutAuthPolicy calls fail (AccessDeniedException:
+ * an error the SDK does not retry itself, so each one reaches policy sync, which reports
+ * PolicySyncFailed and fails its invocation for the bus to retry). The reconcile
  * schedule ticks every second, as its rate would over a longer run. Proven: no change is refused
  * with a 5xx, and afterwards every service's applied policy equals the compilation of its final
  * grant table (read back through the API).
@@ -32,7 +34,7 @@ describe('policy sync under PutAuthPolicy failures', () => {
       services.push(`faults${i}`);
     }
     await h.stack.bus.waitForIdle(20_000);
-    h.stack.standIns.lattice.injectFault({ operation: 'PutAuthPolicy', error: 'InternalServerException', rate: params.putAuthPolicyFailureRate });
+    h.stack.standIns.lattice.injectFault({ operation: 'PutAuthPolicy', error: 'AccessDeniedException', rate: params.putAuthPolicyFailureRate });
 
     let ticking = true;
     const ticks = (async () => {
