@@ -133,6 +133,22 @@ export interface DecisionExplanation {
   blockedBy: Grant[];
 }
 
+/** POST /grants?dryRun=true and DELETE /grants/{id}?dryRun=true (docs/openapi.yaml, GrantChangePreview). */
+export interface GrantChangePreview {
+  dryRun: true;
+  change: 'create' | 'delete';
+  grant: Grant;
+  outcome: 'would-apply' | 'refused';
+  error: { code: string; message: string } | null;
+  policy: {
+    before: { bytes: number; statements: number } | null;
+    after: { bytes: number; statements: number; limit: number; fits: boolean };
+    added: Record<string, unknown>[];
+    removed: Record<string, unknown>[];
+  };
+  access: { changes: { caller: string; method: string; pathPrefix: string; before: 'ALLOW' | 'DENY'; after: 'ALLOW' | 'DENY' }[]; truncated: boolean };
+}
+
 export interface ManagedService {
   name: string;
   arn: string;
@@ -401,6 +417,16 @@ export class TrellisApi {
 
   async deleteGrant(id: string): Promise<void> {
     await this.request<undefined>('DELETE', `/grants/${encodeURIComponent(id)}`);
+  }
+
+  /** What creating the grant would change; nothing is written. */
+  async previewCreateGrant(input: GrantInput): Promise<GrantChangePreview> {
+    return (await this.request<GrantChangePreview>('POST', '/grants', { body: input, query: { dryRun: 'true' } })).body;
+  }
+
+  /** What deleting the grant would change; nothing is deleted. */
+  async previewDeleteGrant(id: string): Promise<GrantChangePreview> {
+    return (await this.request<GrantChangePreview>('DELETE', `/grants/${encodeURIComponent(id)}`, { query: { dryRun: 'true' } })).body;
   }
 
   async listServicesPage(options: { limit?: number; nextToken?: string } = {}): Promise<Page<ManagedService>> {

@@ -5,6 +5,8 @@ import { pageBody, readPage } from '../../shared/http/page-token';
 import { parseInput } from '../../shared/http/validation';
 import { setting } from '../../shared/config';
 import { createGrant } from '../../shared/grants/create-grant';
+import { previewCreateGrant, previewDeleteGrant } from '../../shared/grants/preview-change';
+import { validationError } from '../../shared/errors';
 import { grantSchemas, toPublicGrant, toPublicService } from '../../shared/grants/model';
 import { deleteGrant, getGrant, getService, listGrants, listServices, registerService } from '../../shared/grants/service';
 import { policyDeps } from '../../shared/policy-sync/deps';
@@ -18,6 +20,14 @@ const deps = policyDeps();
 const optionalQuery = (req: ApiRequest, name: string): string | undefined => {
   const value = req.query[name];
   return value === undefined || value === '' ? undefined : value;
+};
+
+/** `?dryRun=true` previews a change instead of making it; anything but true/false is a 400, never a silent real change. */
+const isDryRun = (req: ApiRequest): boolean => {
+  const value = req.query.dryRun;
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw validationError('dryRun is "true" or "false"', [{ field: 'dryRun', rule: 'boolean', message: 'is "true" (preview the change, write nothing) or "false"' }]);
 };
 
 export const handler = apiHandler({
@@ -47,7 +57,10 @@ export const handler = apiHandler({
 
   'POST /grants': async (req) => {
     requireAdmin(req.caller, 'create grants');
-    const grant = await createGrant(deps, parseInput(grantSchemas.create, requireBody(req)));
+    const dryRun = isDryRun(req);
+    const input = parseInput(grantSchemas.create, requireBody(req));
+    if (dryRun) return { status: 200, body: await previewCreateGrant(deps, input) };
+    const grant = await createGrant(deps, input);
     return { status: 201, body: grant, headers: { Location: `/grants/${grant.id}` } };
   },
 
@@ -64,6 +77,7 @@ export const handler = apiHandler({
 
   'DELETE /grants/{id}': async (req) => {
     requireAdmin(req.caller, 'delete grants');
+    if (isDryRun(req)) return { status: 200, body: await previewDeleteGrant(deps, req.params.id ?? '') };
     await deleteGrant(deps, req.params.id ?? '');
     return { status: 204 };
   },

@@ -262,3 +262,73 @@ describe('deleting a workload', () => {
     expect((await h.api({ method: 'GET', resource: '/grants/{id}', path: { id: grant.id } })).status).toBe(200);
   });
 });
+
+describe('dry runs', () => {
+  type Preview = {
+    outcome: string;
+    grant: GrantBody;
+    policy: { before: { bytes: number } | null; after: { bytes: number; limit: number; fits: boolean }; added: { Effect: string }[]; removed: unknown[] };
+    access: { changes: { caller: string; method: string; pathPrefix: string; before: string; after: string }[] };
+  };
+  const desiredVersion = async (name: string): Promise<number> =>
+    ((await h.api({ method: 'GET', resource: '/services/{name}/policy', path: { name } })).body as { sync: { desiredVersion: number } }).sync.desiredVersion;
+
+  it('POST /grants?dryRun=true previews a deny (statement added, size, whose access changes) and writes and emits nothing', async () => {
+    await h.addService('preview');
+    const allow = (await create({ service: 'preview', caller: 'spiffe://example.org/team-a/*' })).body as GrantBody;
+    await h.stack.bus.waitForIdle(10_000);
+    const eventsBefore = (await h.events('GrantChanged')).length;
+    const versionBefore = await desiredVersion('preview');
+
+    const body = { service: 'preview', effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*', methods: ['POST'] };
+    const res = await h.api({ method: 'POST', resource: '/grants', body, query: { dryRun: 'true' } });
+    expect(res.status).toBe(200);
+    const preview = res.body as Preview;
+    expect(preview).toMatchObject({ outcome: 'would-apply', grant: { effect: 'Deny', caller: body.caller } });
+    expect(preview.policy.added.map((s) => s.Effect)).toEqual(['Deny']);
+    expect(preview.policy.removed).toEqual([]);
+    expect(preview.policy.after).toMatchObject({ limit: 10_000, fits: true });
+    expect(preview.policy.after.bytes).toBeGreaterThan(preview.policy.before?.bytes ?? 0);
+    expect(preview.access.changes).toEqual([{ caller: body.caller, method: 'POST', pathPrefix: '*', before: 'ALLOW', after: 'DENY' }]);
+
+    // nothing written, nothing emitted, nothing pending
+    expect((await h.api({ method: 'GET', resource: '/grants/{id}', path: { id: preview.grant.id } })).status).toBe(404);
+    expect((await h.events('GrantChanged')).length).toBe(eventsBefore);
+    expect(await desiredVersion('preview')).toBe(versionBefore);
+
+    // the same checks as the real call
+    expect((await h.api({ method: 'POST', resource: '/grants', body: { service: 'preview', caller: allow.caller }, query: { dryRun: 'true' } })).status).toBe(409);
+    const bad = await h.api({ method: 'POST', resource: '/grants', body, query: { dryRun: 'yes' } });
+    expect(bad.status).toBe(400);
+    expect((bad.body as ErrorBody).error.details).toEqual([expect.objectContaining({ field: 'dryRun', rule: 'boolean' })]);
+    expect((await h.api({ method: 'POST', resource: '/grants', body, query: { dryRun: 'true' }, callerArn: NOT_ADMIN })).status).toBe(403);
+
+    // DELETE ?dryRun=true: the allow's removal takes team-a's access; the grant stays
+    const del = await h.api({ method: 'DELETE', resource: '/grants/{id}', path: { id: allow.id }, query: { dryRun: 'true' } });
+    expect(del.status).toBe(200);
+    const removal = del.body as Preview;
+    expect(removal.policy.removed).toHaveLength(1);
+    expect(removal.access.changes).toEqual([{ caller: allow.caller, method: '*', pathPrefix: '*', before: 'ALLOW', after: 'DENY' }]);
+    expect((await h.api({ method: 'GET', resource: '/grants/{id}', path: { id: allow.id } })).status).toBe(200);
+    expect((await h.events('GrantChanged')).length).toBe(eventsBefore);
+  });
+
+  it('reports a grant over the quota as refused, with the size it would have', async () => {
+    await h.addService('crowded');
+    // Long exact callers (the longest IDs Trellis issues are 253 characters) until the real call refuses one.
+    const callerOf = (i: number): string => `spiffe://example.org/crowd/${String(i).padStart(3, '0')}-${'m'.repeat(200)}`;
+    let refused: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && refused === undefined; i += 1) {
+      const body = { service: 'crowded', caller: callerOf(i), methods: ['GET'] };
+      const real = await create(body);
+      if (real.status === 422) refused = body;
+      else expect(real.status).toBe(201);
+    }
+    expect(refused).toBeDefined();
+    const res = await h.api({ method: 'POST', resource: '/grants', body: refused, query: { dryRun: 'true' } });
+    expect(res.status).toBe(200);
+    const preview = res.body as Preview & { error: { code: string } | null };
+    expect(preview).toMatchObject({ outcome: 'refused', error: { code: 'PolicyTooLarge' }, policy: { after: { fits: false, limit: 10_000 }, added: [] } });
+    expect(preview.policy.after.bytes).toBeGreaterThan(10_000);
+  });
+});

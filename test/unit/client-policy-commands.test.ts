@@ -105,3 +105,37 @@ describe('trellis policy explain', () => {
     expect(Object.fromEntries(new URL((recorded[0] as Recorded).url, 'http://x').searchParams)).toEqual({ caller: 'orders' });
   });
 });
+
+const PREVIEW = {
+  dryRun: true,
+  change: 'create',
+  grant: { ...GRANT, id: 'gr-rates-22222222222222222222222222222222', effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*', methods: ['POST'] },
+  outcome: 'would-apply',
+  error: null,
+  policy: { before: { bytes: 300, statements: 1 }, after: { bytes: 480, statements: 2, limit: 10000, fits: true }, added: [{ Sid: 'DenyPrefixabc', Effect: 'Deny' }], removed: [] },
+  access: { changes: [{ caller: 'spiffe://example.org/team-a/legacy/*', method: 'POST', pathPrefix: '*', before: 'ALLOW', after: 'DENY' }], truncated: false },
+};
+
+describe('trellis grants add/remove --dry-run', () => {
+  it('add --dry-run POSTs the grant with dryRun=true and prints the diff, the size and whose access changes', async () => {
+    answers.push({ status: 200, body: PREVIEW });
+    const { code, stdout } = await run('grants', 'add', '--service', 'rates', '--caller', 'spiffe://example.org/team-a/legacy/*', '--method', 'POST', '--deny', '--dry-run');
+    expect(code).toBe(0);
+    const sent = recorded[0] as Recorded;
+    expect(sent.method).toBe('POST');
+    expect(sent.url).toBe('/local/grants?dryRun=true');
+    expect(JSON.parse(sent.body)).toEqual({ service: 'rates', effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*', methods: ['POST'] });
+    expect(stdout).toContain('would apply; nothing was changed');
+    expect(stdout).toContain('480 of 10000 bytes, 2 statements');
+    expect(stdout).toContain('+ {"Sid":"DenyPrefixabc","Effect":"Deny"}');
+    expect(stdout).toMatch(/spiffe:\/\/example\.org\/team-a\/legacy\/\*\s+POST\s+\*\s+ALLOW\s+DENY/);
+  });
+
+  it('remove --dry-run sends DELETE with dryRun=true and deletes nothing', async () => {
+    answers.push({ status: 200, body: { ...PREVIEW, change: 'delete', grant: GRANT, policy: { ...PREVIEW.policy, added: [], removed: [{ Sid: 'AllowPrefixAll' }] } } });
+    const { code, stdout } = await run('grants', 'remove', GRANT.id, '--dry-run');
+    expect(code).toBe(0);
+    expect(recorded.map((r) => `${r.method} ${r.url}`)).toEqual([`DELETE /local/grants/${GRANT.id}?dryRun=true`]);
+    expect(stdout).toContain('removing this grant would apply; nothing was changed');
+  });
+});

@@ -1,6 +1,6 @@
 /** Administrator commands over the control-plane API: workloads, grants, services, policies. */
 import { Command, InvalidArgumentError } from 'commander';
-import { TrellisApi, type DecisionExplanation, type Grant, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
+import { TrellisApi, type DecisionExplanation, type Grant, type GrantChangePreview, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
 import { WorkloadEdgeError } from '../edge-error';
 import { globalOptions, loadEndpoints, output, type Output } from './context';
 
@@ -84,6 +84,32 @@ function describePolicy(p: ServicePolicy): string {
     // show it as stored
   }
   return `${lines}\n\n${p.applied === null ? 'compiled' : 'applied'} policy:\n${pretty}`;
+}
+
+function describePreview(p: GrantChangePreview): string {
+  const size = (s: { bytes: number; statements: number } | null): string => (s === null ? 'over the quota' : `${s.bytes} bytes, ${s.statements} statements`);
+  const lines = [
+    `dry run: ${p.change === 'create' ? 'adding' : 'removing'} this grant ${p.outcome === 'refused' ? `would be REFUSED (${p.error?.code ?? 'refused'}: ${p.error?.message ?? ''})` : 'would apply'}; nothing was changed`,
+    grantTable([p.grant]),
+    '',
+    keyValues([
+      ['policy before', size(p.policy.before)],
+      ['policy after', `${p.policy.after.bytes} of ${p.policy.after.limit} bytes${p.policy.after.fits ? `, ${p.policy.after.statements} statements` : ': over the quota'}`],
+      ['statements', `+${p.policy.added.length} -${p.policy.removed.length}`],
+    ]),
+  ];
+  for (const s of p.policy.added) lines.push(`+ ${JSON.stringify(s)}`);
+  for (const s of p.policy.removed) lines.push(`- ${JSON.stringify(s)}`);
+  lines.push('');
+  if (p.access.changes.length === 0) lines.push('no caller\'s access changes');
+  else {
+    lines.push(
+      'access that changes (* = any other method / path; a prefix = the other IDs under it):',
+      table(['CALLER', 'METHOD', 'PATH PREFIX', 'BEFORE', 'AFTER'], p.access.changes.map((c) => [c.caller, c.method, c.pathPrefix, c.before, c.after])),
+    );
+    if (p.access.truncated) lines.push('(more changes not listed)');
+  }
+  return lines.join('\n');
 }
 
 function describeDecision(d: DecisionExplanation): string {
@@ -219,6 +245,7 @@ interface GrantAddOptions {
   method?: string[];
   pathPrefix?: string[];
   deny?: boolean;
+  dryRun?: boolean;
   wait?: number | true;
 }
 
@@ -255,16 +282,23 @@ function addGrantCommands(program: Command): void {
     .option('--method <method>', 'only this HTTP method (repeatable; default every method)', collect)
     .option('--path-prefix <prefix>', 'only paths under this prefix (repeatable; default every path)', collect)
     .option('--deny', 'a deny grant: refuse these calls even where an allow grant admits them')
+    .option('--dry-run', 'change nothing: show the policy statements added and removed, the new size and whose access changes')
     .option('--wait [seconds]', 'return once the service\'s auth policy enforces the change (default 30 s)', parseInteger('--wait'))
     .action(
       act<[GrantAddOptions]>(async (api, out, o) => {
-        const grant = await api.createGrant({
+        const input = {
           service: o.service,
           ...(o.deny === true ? { effect: 'Deny' as const } : {}),
           caller: o.caller,
           ...(o.method === undefined ? {} : { methods: o.method }),
           ...(o.pathPrefix === undefined ? {} : { pathPrefixes: o.pathPrefix }),
-        });
+        };
+        if (o.dryRun === true) {
+          const preview = await api.previewCreateGrant(input);
+          out.result(preview, () => describePreview(preview));
+          return;
+        }
+        const grant = await api.createGrant(input);
         if (o.wait !== undefined) await waitForPolicy(api, grant.service, waitSeconds(o.wait));
         out.result(grant, () => `${grant.effect === 'Deny' ? 'denied' : 'granted'} ${grant.caller} → ${grant.service}${o.wait === undefined ? '' : ' (enforced)'}\n${grantTable([grant])}`);
       }),
@@ -286,9 +320,15 @@ function addGrantCommands(program: Command): void {
     .command('remove')
     .description('remove a grant')
     .argument('<id>', 'the grant id (gr-…, see `trellis grants list`)')
+    .option('--dry-run', 'change nothing: show the policy statements removed, the new size and whose access changes')
     .option('--wait [seconds]', 'return once the service\'s auth policy enforces the change (default 30 s)', parseInteger('--wait'))
     .action(
-      act<[string, { wait?: number | true }]>(async (api, out, id, o) => {
+      act<[string, { wait?: number | true; dryRun?: boolean }]>(async (api, out, id, o) => {
+        if (o.dryRun === true) {
+          const preview = await api.previewDeleteGrant(id);
+          out.result(preview, () => describePreview(preview));
+          return;
+        }
         const service = o.wait === undefined ? undefined : (await api.getGrant(id)).service;
         await api.deleteGrant(id);
         if (service !== undefined && o.wait !== undefined) await waitForPolicy(api, service, waitSeconds(o.wait));
