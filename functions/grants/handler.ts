@@ -6,6 +6,7 @@ import { parseInput } from '../../shared/http/validation';
 import { setting } from '../../shared/config';
 import { createGrant } from '../../shared/grants/create-grant';
 import { previewCreateGrant, previewDeleteGrant } from '../../shared/grants/preview-change';
+import { parseIfMatch, replaceGrantSet } from '../../shared/grants/replace-grant-set';
 import { validationError } from '../../shared/errors';
 import { grantSchemas, toPublicGrant, toPublicService } from '../../shared/grants/model';
 import { deleteGrant, getGrant, getService, listGrants, listServices, registerService } from '../../shared/grants/service';
@@ -53,6 +54,14 @@ export const handler = apiHandler({
     const query = parseDecisionQuery(req.query);
     const service = await getService(deps, req.params.name ?? '');
     return { status: 200, body: await explainDecision(deps, service, query) };
+  },
+
+  'PUT /services/{name}/grants': async (req) => {
+    requireAdmin(req.caller, 'replace grant sets');
+    const dryRun = isDryRun(req);
+    const { grants } = parseInput(grantSchemas.grantSet, requireBody(req));
+    const result = await replaceGrantSet(deps, req.params.name ?? '', grants, { ifMatch: parseIfMatch(req.headers['if-match']), dryRun });
+    return { status: 200, body: result, headers: { ETag: `"${result.revision}"` } };
   },
 
   'POST /grants': async (req) => {

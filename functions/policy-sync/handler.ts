@@ -1,6 +1,8 @@
 /**
- * Rule on GrantChanged and ServiceRegistered: brings the service's Lattice auth policy to the
- * compilation of its current grants (shared/policy-sync/sync.ts, converge.ts). Throwing makes EventBridge retry.
+ * Rule on GrantChanged, ServiceRegistered and GrantSetReplaced: brings the service's Lattice auth
+ * policy to the compilation of its current grants (shared/policy-sync/sync.ts, converge.ts).
+ * Throwing makes EventBridge retry. The GrantChanged of a grant set (cause `grant-set`) are left
+ * to the set's one GrantSetReplaced, so a set is applied in one sync.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { parseDetail } from '../../shared/events/catalog';
@@ -12,9 +14,10 @@ const deps = policyDeps();
 
 export const handler = lambdaHandler(async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const detailType = event['detail-type'];
-  if (detailType !== 'GrantChanged' && detailType !== 'ServiceRegistered') {
-    throw new Error(`policy sync: unexpected detail-type ${detailType}; the rule matches GrantChanged and ServiceRegistered only`);
+  if (detailType !== 'GrantChanged' && detailType !== 'ServiceRegistered' && detailType !== 'GrantSetReplaced') {
+    throw new Error(`policy sync: unexpected detail-type ${detailType}; the rule matches GrantChanged, ServiceRegistered and GrantSetReplaced only`);
   }
   const detail = parseDetail(detailType, event.detail);
+  if ('cause' in detail && detail.cause === 'grant-set') return;
   await syncServicePolicy(deps, detail.service, detailType, detail.eventId);
 });

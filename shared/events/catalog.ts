@@ -19,7 +19,7 @@ const base = {
 };
 
 /** What started a policy sync (shared/policy-sync/deps.ts derives its Trigger type from this). */
-const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'reconcile']);
+const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'GrantSetReplaced', 'reconcile']);
 
 const workload = z.object({
   id: z.string(),
@@ -106,9 +106,18 @@ export const eventSchemas = {
         pathPrefixes: z.array(z.string()).optional(),
         createdAt: z.string(),
       }),
-      cause: z.enum(['api', 'workload-deleted']),
+      cause: z.enum(['api', 'workload-deleted', 'grant-set']),
     })
-    .describe('A grant was created (POST /grants) or deleted (DELETE /grants/{id}, or because its exact caller\'s workload was deleted); the policy sync recompiles `service`.'),
+    .describe('A grant was created (POST /grants) or deleted (DELETE /grants/{id}, or because its exact caller\'s workload was deleted, or by PUT /services/{name}/grants: cause `grant-set`); the policy sync recompiles `service`, except for cause `grant-set`, whose one GrantSetReplaced triggers one sync for the whole set.'),
+  GrantSetReplaced: z
+    .object({
+      ...base,
+      service: z.string(),
+      revision: z.string().describe('The grant revision of the service after the change (the ETag of PUT /services/{name}/grants)'),
+      created: z.array(z.string()).describe('Ids of the grants created (each also has its GrantChanged)'),
+      deleted: z.array(z.string()).describe('Ids of the grants deleted (each also has its GrantChanged)'),
+    })
+    .describe('PUT /services/{name}/grants replaced the service\'s grants with a desired set; the policy sync applies the whole set in one sync. Never emitted when the set was already the desired one.'),
   ServiceRegistered: z
     .object({ ...base, service: z.string(), arn: z.string(), previousArn: z.string().nullable() })
     .describe('A managed Lattice service was registered or got a new ARN (PUT /services/{name}, or the stage configuration seeded it); the policy sync applies its policy.'),

@@ -16,6 +16,8 @@ export const SERVICE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 export const SERVICE_ARN_PATTERN = /^arn:aws[a-z-]*:vpc-lattice:[a-z0-9-]+:\d{12}:service\/svc-[0-9a-z]{17}$/;
 export const GRANT_ID_PATTERN = /^gr-([a-z0-9][a-z0-9-]*)-([0-9a-f]{32})$/;
 export const MAX_PATH_PREFIXES = 20;
+/** A desired grant set of one service (PUT /services/{name}/grants); far above what fits the policy quota anyway. */
+export const MAX_GRANT_SET = 1000;
 
 export type GrantKind = 'exact' | 'prefix';
 export type GrantEffect = 'Allow' | 'Deny';
@@ -120,6 +122,20 @@ export const grantSchemas = {
     methods: z.array(z.string()).optional(),
     pathPrefixes: z.array(z.string()).max(MAX_PATH_PREFIXES, `at most ${MAX_PATH_PREFIXES} path prefixes`).optional(),
   }),
+  grantSet: z.strictObject({
+    grants: z
+      .array(
+        z.strictObject({
+          effect: z
+            .custom<GrantEffect>((value) => GRANT_EFFECTS.includes(value as GrantEffect), { message: 'is "Allow" (the default) or "Deny"', params: { rule: 'effect' } })
+            .optional(),
+          caller: z.string(),
+          methods: z.array(z.string()).optional(),
+          pathPrefixes: z.array(z.string()).max(MAX_PATH_PREFIXES, `at most ${MAX_PATH_PREFIXES} path prefixes`).optional(),
+        }),
+      )
+      .max(MAX_GRANT_SET, `at most ${MAX_GRANT_SET} grants`),
+  }),
   registerService: z.strictObject({
     arn: z.string().regex(SERVICE_ARN_PATTERN, 'must be a VPC Lattice service ARN, arn:aws:vpc-lattice:<region>:<account>:service/svc-<17 characters>'),
   }),
@@ -175,6 +191,15 @@ export function grantIdFor(input: GrantInput): string {
     .update(canonicalJson(c.effect === 'Deny' ? ['Deny', ...shape] : shape))
     .digest('hex');
   return `gr-${c.service}-${digest.slice(0, 32)}`;
+}
+
+/**
+ * A service's grant revision: a digest of its live grant ids (each id is itself a digest of the
+ * grant), so it changes with every grant change and is equal for equal sets. The ETag that
+ * PUT /services/{name}/grants answers and checks in If-Match; no stored counter to keep in step.
+ */
+export function grantRevision(grants: readonly { id: string }[]): string {
+  return createHash('sha256').update(grants.map((g) => g.id).sort().join('\n')).digest('hex').slice(0, 32);
 }
 
 /** The service of a grant id, or undefined when the id is not one Trellis makes. */

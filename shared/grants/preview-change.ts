@@ -44,7 +44,7 @@ type Json = Parameters<typeof canonicalJson>[0];
 
 const statementsOf = (policy: string): Statement[] => (JSON.parse(policy) as { Statement: Statement[] }).Statement;
 
-function diffStatements(before: string | undefined, after: string | undefined): { added: Statement[]; removed: Statement[] } {
+export function diffStatements(before: string | undefined, after: string | undefined): { added: Statement[]; removed: Statement[] } {
   const b = before === undefined ? [] : statementsOf(before);
   const a = after === undefined ? [] : statementsOf(after);
   const key = (s: Statement): string => canonicalJson(s as Json);

@@ -82,6 +82,32 @@ export class ServiceRepository {
     }
   }
 
+  /**
+   * Records a grant-set replacement on the service before its grant writes: ADDs 1 to
+   * desiredVersion and appends `events` (GrantSetReplaced) to the service's outbox, so a process
+   * that dies during the grant writes still leaves the sync trigger for the outbox sweep.
+   * Undefined when the service does not exist.
+   */
+  async recordGrantSet(name: string, events: PendingEvent[], now: Date): Promise<StoredService | undefined> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { name },
+          UpdateExpression: `SET #revision = #revision + :one, ${APPEND_OUTBOX} ADD #desired :one`,
+          ConditionExpression: 'attribute_exists(#name)',
+          ExpressionAttributeNames: { '#name': 'name', '#desired': 'desiredVersion', '#revision': 'revision' },
+          ExpressionAttributeValues: { ':one': 1, ...appendOutboxValues(events, now) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as StoredService;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
   /** ADDs 1 to desiredVersion; returns the new value, or undefined when the service does not exist. */
   async bumpDesiredVersion(name: string): Promise<number | undefined> {
     try {

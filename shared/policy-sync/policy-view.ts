@@ -4,7 +4,7 @@
  * limit), pending (a grant change is newer than the last applied version), drifted (nothing is
  * pending yet they differ: changed outside Trellis; the scheduled reconcile repairs it).
  */
-import type { StoredGrant, StoredService } from '../grants/model';
+import { grantRevision, type StoredGrant, type StoredService } from '../grants/model';
 import { canonicalPolicy, type AppliedPolicy } from './auth-policies';
 import { compileService, type Compilation } from './compile';
 import type { PolicyDeps } from './deps';
@@ -16,6 +16,8 @@ export interface ServicePolicyView {
   serviceArn: string;
   state: PolicyState;
   grants: number;
+  /** The grant revision (If-Match of PUT /services/{name}/grants). */
+  grantRevision: string;
   compiled:
     | { policy: string; bytes: number; statements: number; droppedAsCovered: string[] }
     | { policy: null; bytes: number; limit: number; error: { code: string; message: string; suggestions: string[] } };
@@ -57,6 +59,7 @@ export async function describeServicePolicy(deps: PolicyDeps, service: StoredSer
     serviceArn: service.arn,
     state,
     grants: grants.length,
+    grantRevision: grantRevision(grants),
     compiled: compilation.ok
       ? { policy: compilation.compiled.policy, bytes: compilation.compiled.bytes, statements: compilation.compiled.statements, droppedAsCovered: compilation.compiled.droppedAsCovered }
       : {

@@ -248,3 +248,71 @@ describe('GET /services/{name}/decision', () => {
     expect((await explain('payroll', { caller: ORDERS })).status).toBe(404);
   });
 });
+
+describe('PUT /services/{name}/grants', () => {
+  type SetResult = { revision: string; changed: boolean; created: { id: string }[]; deleted: { id: string }[]; access: { changes: unknown[] } };
+  const put = (name: string, grants: unknown[], extra: { headers?: Record<string, string>; query?: Record<string, string>; callerArn?: string } = {}) =>
+    h.api({ method: 'PUT', resource: '/services/{name}/grants', path: { name }, body: { grants }, ...extra });
+  const counts = async (service: string) => ({
+    changed: (await h.events('GrantChanged')).filter((e) => e.service === service).length,
+    sets: (await h.events('GrantSetReplaced')).filter((e) => e.service === service).length,
+    applied: (await h.events('PolicyApplied')).filter((e) => e.service === service).length,
+  });
+
+  it('replaces the set in one step with one policy sync; the same set again changes and emits nothing', async () => {
+    const arn = await h.addService('ledger-set');
+    const old = await grant({ service: 'ledger-set', caller: 'spiffe://example.org/old/reader' });
+    await h.stack.bus.waitForIdle(10_000);
+    const before = await counts('ledger-set');
+    const desired = [
+      { caller: 'spiffe://example.org/team-a/*', methods: ['GET'] },
+      { caller: ORDERS },
+      { effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*' },
+    ];
+    const first = await put('ledger-set', desired);
+    expect(first.status).toBe(200);
+    const result = first.body as SetResult;
+    expect(result).toMatchObject({ changed: true, deleted: [{ id: old.id }] });
+    expect(result.created).toHaveLength(3);
+    expect(first.headers.ETag).toBe(`"${result.revision}"`);
+    await h.stack.bus.waitForIdle(10_000);
+
+    const after = await counts('ledger-set');
+    expect(after.changed - before.changed).toBe(4); // 3 created, 1 deleted, each announced
+    expect(after.sets - before.sets).toBe(1);
+    expect(after.applied - before.applied).toBe(1); // one sync for the whole set
+    const applied = (await h.events('PolicyApplied')).filter((e) => e.service === 'ledger-set').at(-1);
+    expect(applied).toMatchObject({ trigger: 'GrantSetReplaced', changed: true, grants: 3 });
+    const policy = (await h.appliedPolicy('ledger-set')) as string;
+    expect(policy).toBe(h.expectedPolicy('ledger-set', desired as { caller: string }[]));
+    expect(decide(policy, arn, 'spiffe://example.org/team-a/legacy/x')).toBe('ExplicitDeny');
+    expect(decide(policy, arn, 'spiffe://example.org/old/reader')).toBe('ImplicitDeny');
+    expect((await view('ledger-set')) as unknown).toMatchObject({ state: 'in-sync', grantRevision: result.revision });
+
+    // idempotent: the same set (in another order) writes and emits nothing
+    const again = await put('ledger-set', [...desired].reverse(), { headers: { 'If-Match': `"${result.revision}"` } });
+    expect(again.body).toMatchObject({ changed: false, created: [], deleted: [], revision: result.revision });
+    await h.stack.bus.waitForIdle(10_000);
+    expect(await counts('ledger-set')).toEqual(after);
+  });
+
+  it('checks If-Match, the whole set (400 naming grants[i]), the quota and dryRun, writing nothing on refusal', async () => {
+    await h.addService('ledger-check');
+    await grant({ service: 'ledger-check', caller: ORDERS });
+    await h.stack.bus.waitForIdle(10_000);
+    const before = await counts('ledger-check');
+    const stale = await put('ledger-check', [{ caller: REVIEWS }], { headers: { 'If-Match': '"0000"' } });
+    expect(stale.status).toBe(412);
+    const invalid = await put('ledger-check', [{ caller: REVIEWS }, { caller: 'spiffe://evil.org/x', methods: ['get'] }]);
+    expect(invalid.status).toBe(400);
+    expect((invalid.body as { error: { details: { field: string; rule: string }[] } }).error.details.map((d) => `${d.field}:${d.rule}`)).toEqual(['grants[1].caller:trust-domain-mismatch', 'grants[1].methods[0]:method']);
+    const big = Array.from({ length: 60 }, (_, i) => ({ caller: `spiffe://example.org/crowd/${String(i).padStart(3, '0')}-${'m'.repeat(200)}` }));
+    expect((await put('ledger-check', big)).status).toBe(422);
+    expect((await put('ledger-check', [{ caller: REVIEWS }], { callerArn: 'arn:aws:sts::111122223333:assumed-role/developer/alice' })).status).toBe(403);
+    const dry = await put('ledger-check', [{ caller: REVIEWS }], { query: { dryRun: 'true' } });
+    expect(dry.body).toMatchObject({ changed: true, dryRun: true, created: [{ caller: REVIEWS }], deleted: [{ caller: ORDERS }] });
+    await h.stack.bus.waitForIdle(10_000);
+    expect(await counts('ledger-check')).toEqual(before);
+    expect(((await h.api({ method: 'GET', resource: '/grants', query: { service: 'ledger-check' } })).body as { items: { caller: string }[] }).items.map((g) => g.caller)).toEqual([ORDERS]);
+  });
+});
