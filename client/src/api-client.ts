@@ -149,6 +149,18 @@ export interface GrantChangePreview {
   access: { changes: { caller: string; method: string; pathPrefix: string; before: 'ALLOW' | 'DENY'; after: 'ALLOW' | 'DENY' }[]; truncated: boolean };
 }
 
+/** PUT /services/{name}/grants (docs/openapi.yaml, GrantSetResult). */
+export interface GrantSetResult {
+  service: string;
+  revision: string;
+  changed: boolean;
+  dryRun: boolean;
+  created: Grant[];
+  deleted: Grant[];
+  policy: { added: Record<string, unknown>[]; removed: Record<string, unknown>[]; bytes: number; limit: number };
+  access: GrantChangePreview['access'];
+}
+
 export interface ManagedService {
   name: string;
   arn: string;
@@ -417,6 +429,17 @@ export class TrellisApi {
 
   async deleteGrant(id: string): Promise<void> {
     await this.request<undefined>('DELETE', `/grants/${encodeURIComponent(id)}`);
+  }
+
+  /** Replaces the service's grants with `grants` (only the difference is written); `ifMatch` is the grant revision read before. */
+  async replaceGrantSet(service: string, grants: Omit<GrantInput, 'service'>[], options: { ifMatch?: string; dryRun?: boolean } = {}): Promise<GrantSetResult> {
+    return (
+      await this.request<GrantSetResult>('PUT', `/services/${encodeURIComponent(service)}/grants`, {
+        body: { grants },
+        ...(options.dryRun === true ? { query: { dryRun: 'true' } } : {}),
+        ...(options.ifMatch === undefined ? {} : { headers: { 'if-match': `"${options.ifMatch}"` } }),
+      })
+    ).body;
   }
 
   /** What creating the grant would change; nothing is written. */

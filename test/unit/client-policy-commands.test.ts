@@ -139,3 +139,102 @@ describe('trellis grants add/remove --dry-run', () => {
     expect(stdout).toContain('removing this grant would apply; nothing was changed');
   });
 });
+
+const setResult = (service: string, changed: boolean) => ({
+  service,
+  revision: 'a'.repeat(32),
+  changed,
+  dryRun: false,
+  created: changed ? [GRANT] : [],
+  deleted: [],
+  policy: { added: changed ? [{ Sid: 'AllowPrefixAll' }] : [], removed: [], bytes: 400, limit: 10000 },
+  access: { changes: changed ? [{ caller: GRANT.caller, method: 'GET', pathPrefix: '*', before: 'DENY', after: 'ALLOW' }] : [], truncated: false },
+});
+
+describe('trellis grants apply -f', () => {
+  const file = (text: string): string => {
+    const path = join(mkdtempSync(join(tmpdir(), 'trellis-grants-')), 'grants.yaml');
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('PUTs each listed service\'s complete set, in file order, and prints what changed', async () => {
+    answers.push({ status: 200, body: setResult('rates', true) }, { status: 200, body: setResult('billing', false) });
+    const path = file(
+      [
+        'services:',
+        '  rates:',
+        '    - caller: spiffe://example.org/team-a/*',
+        '      methods: [GET]',
+        '    - effect: Deny',
+        '      caller: spiffe://example.org/team-a/legacy/*',
+        '  billing:',
+        '    - caller: spiffe://example.org/service/orders',
+        '',
+      ].join('\n'),
+    );
+    const { code, stdout } = await run('grants', 'apply', '-f', path);
+    expect(code).toBe(0);
+    expect(recorded.map((r) => `${r.method} ${r.url}`)).toEqual(['PUT /local/services/rates/grants', 'PUT /local/services/billing/grants']);
+    expect(JSON.parse((recorded[0] as Recorded).body)).toEqual({
+      grants: [
+        { caller: 'spiffe://example.org/team-a/*', methods: ['GET'] },
+        { effect: 'Deny', caller: 'spiffe://example.org/team-a/legacy/*' },
+      ],
+    });
+    expect(stdout).toMatch(/rates\s+yes\s+1\s+0/);
+    expect(stdout).toMatch(/billing\s+no\s+0\s+0/);
+    expect(stdout).toContain('applied');
+  });
+
+  it('--dry-run asks with dryRun=true; an empty list removes every grant of the service', async () => {
+    answers.push({ status: 200, body: { ...setResult('rates', true), dryRun: true } });
+    const { code, stdout } = await run('grants', 'apply', '-f', file('services:\n  rates: []\n'), '--dry-run');
+    expect(code).toBe(0);
+    expect(recorded.map((r) => `${r.method} ${r.url} ${r.body}`)).toEqual(['PUT /local/services/rates/grants?dryRun=true {"grants":[]}']);
+    expect(stdout).toContain('dry run: nothing was changed');
+  });
+
+  it.each([
+    ['services: [1]\n', 'services'],
+    ['services:\n  rates:\n    - methods: [GET]\n', 'services.rates[0].caller'],
+    ['services:\n  rates:\n    - caller: spiffe://example.org/a\n      verb: GET\n', 'services.rates[0].verb'],
+    ['services:\n  rates:\n    - caller: spiffe://example.org/a\n      effect: deny\n', 'services.rates[0].effect'],
+    ['services:\n  rates:\n', 'services.rates'],
+  ])('refuses a malformed file before any request: %j', async (text, where) => {
+    let stderr = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr += String(chunk);
+      return true;
+    });
+    const code = await main(['--endpoints', endpoints, 'grants', 'apply', '-f', file(text)]);
+    expect(code).toBe(1);
+    expect(recorded).toEqual([]);
+    expect(stderr).toContain(`GrantsFileInvalid`);
+    expect(stderr).toContain(`${where}:`);
+  });
+});
+
+describe('trellis policy matrix', () => {
+  it('prints callers × services from the grants', async () => {
+    answers.push(
+      { status: 200, body: { items: [{ name: 'rates', arn: 'arn:r', source: 'stage', createdAt: '', updatedAt: '' }, { name: 'billing', arn: 'arn:b', source: 'stage', createdAt: '', updatedAt: '' }] } },
+      {
+        status: 200,
+        body: {
+          items: [
+            { ...GRANT, service: 'rates', caller: 'spiffe://example.org/service/orders', methods: undefined },
+            { ...GRANT, service: 'billing', caller: 'spiffe://example.org/service/orders', methods: ['GET'], pathPrefixes: ['/v1/'] },
+            { ...GRANT, service: 'rates', caller: 'spiffe://example.org/team-a/legacy/*', effect: 'Deny', methods: ['POST'] },
+          ],
+        },
+      },
+    );
+    const { code, stdout } = await run('policy', 'matrix');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^CALLER\s+BILLING\s+RATES$/);
+    expect(lines[1]).toMatch(/^spiffe:\/\/example\.org\/service\/orders\s+allow GET \/v1\/\s+allow$/);
+    expect(lines[2]).toMatch(/^spiffe:\/\/example\.org\/team-a\/legacy\/\*\s+-\s+DENY POST$/);
+  });
+});

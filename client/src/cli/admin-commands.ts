@@ -1,8 +1,10 @@
 /** Administrator commands over the control-plane API: workloads, grants, services, policies. */
 import { Command, InvalidArgumentError } from 'commander';
-import { TrellisApi, type DecisionExplanation, type Grant, type GrantChangePreview, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
+import { readFileSync } from 'node:fs';
+import { TrellisApi, type DecisionExplanation, type Grant, type GrantChangePreview, type GrantSetResult, type ManagedService, type ServicePolicy, type WorkloadEntry } from '../api-client';
 import { WorkloadEdgeError } from '../edge-error';
 import { globalOptions, loadEndpoints, output, type Output } from './context';
+import { parseGrantsFile } from './grant-files';
 
 /** The API client for this invocation: signed (SigV4, execute-api) exactly when --api names a deployed stage. */
 export function apiFor(command: Command): TrellisApi {
@@ -103,14 +105,35 @@ function describePreview(p: GrantChangePreview): string {
   lines.push('');
   if (p.access.changes.length === 0) lines.push('no caller\'s access changes');
   else {
-    lines.push(
-      'access that changes (* = any other method / path; a prefix = the other IDs under it):',
-      table(['CALLER', 'METHOD', 'PATH PREFIX', 'BEFORE', 'AFTER'], p.access.changes.map((c) => [c.caller, c.method, c.pathPrefix, c.before, c.after])),
-    );
+    lines.push('access that changes (* = any other method / path; a prefix = the other IDs under it):', accessTable(p.access.changes));
     if (p.access.truncated) lines.push('(more changes not listed)');
   }
   return lines.join('\n');
 }
+
+function accessTable(changes: GrantChangePreview['access']['changes']): string {
+  return table(['CALLER', 'METHOD', 'PATH PREFIX', 'BEFORE', 'AFTER'], changes.map((c) => [c.caller, c.method, c.pathPrefix, c.before, c.after]));
+}
+
+function describeApply(results: GrantSetResult[], dryRun: boolean): string {
+  const lines = [
+    table(
+      ['SERVICE', dryRun ? 'WOULD CHANGE' : 'CHANGED', 'CREATED', 'DELETED', 'STATEMENTS', 'POLICY BYTES', 'REVISION'],
+      results.map((r) => [r.service, r.changed ? 'yes' : 'no', String(r.created.length), String(r.deleted.length), `+${r.policy.added.length} -${r.policy.removed.length}`, `${r.policy.bytes}/${r.policy.limit}`, r.revision]),
+    ),
+  ];
+  for (const r of results) {
+    if (r.access.changes.length === 0) continue;
+    lines.push('', `${r.service}: access that changes (* = any other method / path; a prefix = the other IDs under it):`, accessTable(r.access.changes));
+    if (r.access.truncated) lines.push('(more changes not listed)');
+  }
+  lines.push('', dryRun ? 'dry run: nothing was changed' : results.some((r) => r.changed) ? 'applied' : 'nothing to change');
+  return lines.join('\n');
+}
+
+/** One cell of the matrix: how the caller's grants on the service read, e.g. `allow GET /v1/` or `DENY POST`. */
+const grantSummary = (g: Grant): string =>
+  [(g.effect ?? 'Allow') === 'Deny' ? 'DENY' : 'allow', ...(g.methods ?? []), ...(g.pathPrefixes ?? [])].join(' ');
 
 function describeDecision(d: DecisionExplanation): string {
   const lines = [
@@ -305,6 +328,26 @@ function addGrantCommands(program: Command): void {
     );
 
   grants
+    .command('apply')
+    .description('make each service listed in a grants file have exactly the grants listed under it (services not listed are left alone); applying the same file again changes nothing')
+    .requiredOption('-f, --file <grants.yaml>', 'the grants file: services: { <service>: [ { caller, effect?, methods?, pathPrefixes? } ] }')
+    .option('--dry-run', 'change nothing: show what each service would gain and lose')
+    .action(
+      act<[{ file: string; dryRun?: boolean }]>(async (api, out, o) => {
+        let text: string;
+        try {
+          text = readFileSync(o.file, 'utf8');
+        } catch (error) {
+          throw new WorkloadEdgeError('GrantsFileUnreadable', `cannot read ${o.file}: ${error instanceof Error ? error.message : String(error)}`, 'pass the path of a grants file with -f');
+        }
+        const desired = await parseGrantsFile(text, o.file);
+        const results: GrantSetResult[] = [];
+        for (const service of desired.services) results.push(await api.replaceGrantSet(service.name, service.grants, { dryRun: o.dryRun === true }));
+        out.result({ dryRun: o.dryRun === true, services: results }, () => describeApply(results, o.dryRun === true));
+      }),
+    );
+
+  grants
     .command('list')
     .description('list grants (all pages), optionally of one service or caller')
     .option('--service <name>', 'only grants of this service')
@@ -361,6 +404,24 @@ export function addAdminCommands(program: Command): void {
       act<[string]>(async (api, out, service) => {
         const view = await api.getServicePolicy(service);
         out.result(view, () => describePolicy(view));
+      }),
+    );
+
+  policy
+    .command('matrix')
+    .description('who may call what: the callers (rows) × services (columns) of the current grants')
+    .action(
+      act<[]>(async (api, out) => {
+        const services = await api.listServices();
+        const grants = await api.listGrants();
+        const names = services.map((s) => s.name).sort();
+        const callers = [...new Set(grants.map((g) => g.caller))].sort();
+        const cells: Record<string, Record<string, string[]>> = {};
+        for (const g of grants) ((cells[g.caller] ??= {})[g.service] ??= []).push(grantSummary(g));
+        for (const row of Object.values(cells)) for (const list of Object.values(row)) list.sort();
+        out.result({ services: names, callers, cells }, () =>
+          callers.length === 0 ? 'no grants' : table(['CALLER', ...names.map((n) => n.toUpperCase())], callers.map((c) => [c, ...names.map((n) => (cells[c]?.[n] ?? []).join('; '))])),
+        );
       }),
     );
 
