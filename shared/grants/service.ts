@@ -10,7 +10,7 @@ import { pendingEvent } from '../events/catalog';
 import { logger } from '../logger';
 import type { Outbox } from '../outbox/outbox';
 import type { GrantRepository } from './grant-repository';
-import { checkServiceName, grantIdFor, validateGrantRules, grantKind, serviceOfGrantId, toPublicGrant, type Grant, type GrantInput, type GrantPage, type GrantQuery, type ManagedService, type StoredGrant, type StoredService } from './model';
+import { checkServiceName, effectOfGrant, grantIdFor, validateGrantRules, grantKind, serviceOfGrantId, toPublicGrant, type Grant, type GrantInput, type GrantPage, type GrantQuery, type ManagedService, type StoredGrant, type StoredService } from './model';
 import type { ServiceRepository } from './service-repository';
 
 export interface ConfiguredService {
@@ -216,8 +216,10 @@ export async function listGrants(deps: GrantsDeps, query: GrantQuery, limit: num
 }
 
 /**
- * WorkloadDeleted: deletes the grants whose caller is exactly the workload's SPIFFE ID (prefix
- * grants name no workload and stay). Each deletion emits GrantChanged for its service.
+ * WorkloadDeleted: deletes the allow grants whose caller is exactly the workload's SPIFFE ID (prefix
+ * grants name no workload and stay). Deny grants stay too: they guard the ID, not the workload, and
+ * a later registration of the same ID under an allowed prefix must still meet its exception. Each
+ * deletion emits GrantChanged for its service.
  * CallerIndex is eventually consistent: a grant created in the same instant as the deletion may
  * survive; a second delivery of the event (at least once) or DELETE /grants/{id} removes it.
  * Grants created after `deletedAt` belong to a later registration of the same SPIFFE ID and stay.
@@ -225,7 +227,7 @@ export async function listGrants(deps: GrantsDeps, query: GrantQuery, limit: num
 export async function removeWorkloadGrants(deps: GrantsDeps, spiffeId: string, deletedAt: string): Promise<Grant[]> {
   const removed: Grant[] = [];
   for (const grant of await deps.grants.allOfCaller(spiffeId)) {
-    if (grant.caller !== spiffeId || grant.kind !== 'exact') continue;
+    if (grant.caller !== spiffeId || grant.kind !== 'exact' || effectOfGrant(grant) === 'Deny') continue;
     // Granted after the deletion (to a workload registered again): a late or repeated event must not take it.
     if (grant.createdAt > deletedAt) continue;
     try {

@@ -218,7 +218,7 @@ describe('DELETE /grants/{id}', () => {
 });
 
 describe('deleting a workload', () => {
-  it('removes its exact-ID grants on every service (GrantChanged each) and keeps prefix and other grants', async () => {
+  it('removes its exact-ID allow grants on every service (GrantChanged each) and keeps deny, prefix and other grants', async () => {
     const spiffeId = 'spiffe://example.org/service/leaving';
     const registered = parseResult(
       await h.stack.invoke('workloads', apiEvent({ method: 'POST', resource: '/workloads', callerArn: ADMIN, body: { spiffeId, selectors: { awsPrincipalArns: [] } } })),
@@ -228,6 +228,8 @@ describe('deleting a workload', () => {
     const exactRates = (await create({ service: 'rates', caller: spiffeId, methods: ['GET'] })).body as GrantBody;
     const prefix = (await create({ service: 'rates', caller: 'spiffe://example.org/service/*' })).body as GrantBody;
     const other = (await create({ service: 'billing', caller: REVIEWS })).body as GrantBody;
+    // the exception under the prefix guards the ID, whether or not a workload holds it now
+    const denied = (await create({ service: 'rates', effect: 'Deny', caller: spiffeId, methods: ['DELETE'] })).body as GrantBody;
     await h.stack.bus.waitForIdle(10_000);
     expect(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('billing'))?.policy).toContain(spiffeId);
 
@@ -238,11 +240,13 @@ describe('deleting a workload', () => {
     expect(deletions.map((e) => e.grant.id).sort()).toEqual([exactBilling.id, exactRates.id].sort());
     expect(deletions.map((e) => e.service).sort()).toEqual(['billing', 'rates']);
     const left = (await h.api({ method: 'GET', resource: '/grants', query: { caller: spiffeId } })).body as Page<GrantBody>;
-    expect(left.items).toEqual([]);
+    expect(left.items.map((g) => g.id)).toEqual([denied.id]);
     for (const kept of [prefix, other]) expect((await h.api({ method: 'GET', resource: '/grants/{id}', path: { id: kept.id } })).status).toBe(200);
     // both policies were recompiled without the caller
     expect(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('billing'))?.policy).not.toContain(spiffeId);
-    expect(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('rates'))?.policy).not.toContain(spiffeId);
+    // rates names the ID only in the deny that stays
+    const rates = JSON.parse(h.stack.standIns.lattice.store.getAuthPolicy(h.arnOf('rates'))?.policy ?? '{}') as { Statement: { Effect: string }[] };
+    expect(rates.Statement.filter((st) => JSON.stringify(st).includes(spiffeId)).map((st) => st.Effect)).toEqual(['Deny']);
   });
 
   it('a late or repeated WorkloadDeleted leaves the grants of the same SPIFFE ID registered again afterwards', async () => {
