@@ -7,7 +7,9 @@
  * the watchdog's and the outbox sweeper's, which the test runs every 2 s as their schedules would
  * (serverless offline runs schedules at most once a minute).
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +90,13 @@ describe('a SIGKILL in the middle of a burst', () => {
   it('loses no acknowledged registration or grant, and every pending SVID request ends within the watchdog bound', async () => {
     stack = await start();
     const csr = await createCsrPem({ subject: 'CN=crash' });
+    // Warm: the first call of each function builds and loads it (a 504 on a loaded machine).
+    for (const [path, body] of [
+      ['/workloads', { spiffeId: 'spiffe://example.org/crash/warm', selectors: { awsPrincipalArns: [] }, csr }],
+      ['/grants', { service: 'billing', caller: 'spiffe://example.org/crash/warm' }],
+    ] as const) {
+      for (let attempt = 0; attempt < 10 && (await post(path, body).catch(() => ({ status: 599 }))).status >= 500; attempt += 1) await new Promise((r) => setTimeout(r, 1_000));
+    }
     const registered: string[] = [];
     const granted: string[] = [];
     let refused = 0;
@@ -110,8 +119,9 @@ describe('a SIGKILL in the middle of a burst', () => {
         }
       }
     });
-    // Kill once half of the burst is acknowledged (its events partly delivered, partly in flight).
-    while (registered.length + granted.length < params.crashBurst && next < params.crashBurst * 2) await new Promise((r) => setTimeout(r, 20));
+    // Kill once a quarter of the burst is acknowledged (its events partly delivered, partly in flight).
+    while (registered.length + granted.length < params.crashBurst / 2 && next < params.crashBurst * 2) await new Promise((r) => setTimeout(r, 20));
+    const sentBeforeKill = next;
     crash(stack.child);
     killed = true;
     await Promise.all(burst);
@@ -142,7 +152,7 @@ describe('a SIGKILL in the middle of a burst', () => {
 
     const pending = new Set(registered);
     const outcomes: Record<string, number> = {};
-    const deadline = readyAt + params.crashBoundSeconds * 1000 + 10_000;
+    const deadline = readyAt + params.crashBoundSeconds * 1000 + 60_000;
     while (pending.size > 0 && Date.now() < deadline) {
       for (const id of [...pending]) {
         const res = await fetch(`${API}/workloads/${id}/svid`, { signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
@@ -155,21 +165,34 @@ describe('a SIGKILL in the middle of a burst', () => {
       }
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    const endedAfterSeconds = (Date.now() - readyAt) / 1000;
     ticking = false;
     await ticks;
     lambda.destroy();
     expect([...pending], 'requests still pending').toEqual([]);
-    expect(endedAfterSeconds).toBeLessThanOrEqual(params.crashBoundSeconds + 10);
+    // When each request ended, as the SVID item records it (polling a loaded stack is slower than that).
+    const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: `http://127.0.0.1:${PORT_BASE + 11}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+    let endedAfterSeconds = 0;
+    let endedAfterRestart = 0;
+    for (const id of registered) {
+      const item = (await db.send(new GetCommand({ TableName: 'trellis-local-svids', Key: { workloadId: id }, ConsistentRead: true }))).Item as { svid?: { issuedAt: string }; failure?: { at: string } } | undefined;
+      const endedAt = Date.parse(item?.svid?.issuedAt ?? item?.failure?.at ?? '');
+      expect(Number.isNaN(endedAt), `${id} has an outcome`).toBe(false);
+      endedAfterSeconds = Math.max(endedAfterSeconds, (endedAt - readyAt) / 1000);
+      if (endedAt > readyAt) endedAfterRestart += 1;
+    }
+    db.destroy();
+    expect(endedAfterSeconds).toBeLessThanOrEqual(params.crashBoundSeconds);
     expect(Object.keys(outcomes).filter((c) => c !== 'issued' && c !== 'SvidIssuanceFailed')).toEqual([]);
     report('crash and restart', {
       'registrations acknowledged': acknowledged.registrations,
       'grants acknowledged': acknowledged.grants,
-      'cut off by the kill': refused,
+      'requests sent before the kill': sentBeforeKill,
+      'not acknowledged (cut off by the kill)': refused,
+      'SVID requests ended after the restart': endedAfterRestart,
       lost: 0,
       'SVIDs issued': outcomes.issued ?? 0,
       'SvidIssuanceFailed': outcomes.SvidIssuanceFailed ?? 0,
-      'all ended within s of the restart': Math.round(endedAfterSeconds),
+      'last ended s after the restart': Math.max(0, Math.round(endedAfterSeconds)),
       'bound s': params.crashBoundSeconds,
     });
   });
