@@ -17,9 +17,9 @@ import { grantMatches, grantsAllow, HTTP_METHODS, type Grant } from './compiler'
 export interface AccessChange {
   /** An exact SPIFFE ID, or a prefix `…/*` for the other IDs under it. */
   caller: string;
-  /** A method, or `*` for every method not listed. */
+  /** A method, or `*` for every method no grant of the service names. */
   method: string;
-  /** A path prefix (the paths starting with it), or `*` for every other path. */
+  /** A path prefix (the paths starting with it), or `*` for every path under no prefix a grant of the service names. */
   pathPrefix: string;
   before: 'ALLOW' | 'DENY';
   after: 'ALLOW' | 'DENY';

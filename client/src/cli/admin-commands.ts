@@ -105,7 +105,7 @@ function describePreview(p: GrantChangePreview): string {
   lines.push('');
   if (p.access.changes.length === 0) lines.push('no caller\'s access changes');
   else {
-    lines.push('access that changes (* = any other method / path; a prefix = the other IDs under it):', accessTable(p.access.changes));
+    lines.push('access that changes (* = any method / path no grant names; a prefix = the other IDs under it):', accessTable(p.access.changes));
     if (p.access.truncated) lines.push('(more changes not listed)');
   }
   return lines.join('\n');
@@ -124,7 +124,7 @@ function describeApply(results: GrantSetResult[], dryRun: boolean): string {
   ];
   for (const r of results) {
     if (r.access.changes.length === 0) continue;
-    lines.push('', `${r.service}: access that changes (* = any other method / path; a prefix = the other IDs under it):`, accessTable(r.access.changes));
+    lines.push('', `${r.service}: access that changes (* = any method / path no grant names; a prefix = the other IDs under it):`, accessTable(r.access.changes));
     if (r.access.truncated) lines.push('(more changes not listed)');
   }
   lines.push('', dryRun ? 'dry run: nothing was changed' : results.some((r) => r.changed) ? 'applied' : 'nothing to change');

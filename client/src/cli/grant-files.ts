@@ -40,8 +40,10 @@ function stringList(value: unknown, file: string, where: string): string[] {
 
 /** Parses the YAML (or JSON, a subset) text of a grants file. */
 export async function parseGrantsFile(text: string, file: string): Promise<GrantsFile> {
-  // Loaded on demand: only this command needs a YAML parser.
-  const { parse } = await import('yaml');
+  // Loaded on demand: only this command needs a YAML parser. In the CLI bundle esbuild exposes the
+  // package's CommonJS build as `default` only (see client/build.mjs), so take the API from there.
+  const loaded = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  const parse = typeof loaded.parse === 'function' ? loaded.parse : (loaded.default as typeof import('yaml')).parse;
   let document: unknown;
   try {
     document = parse(text);
