@@ -233,6 +233,21 @@ describe('trellis: register, fetch, grant, call', () => {
     expect(await ok('grants', 'list', '--service', 'billing')).not.toContain(grant.id);
     expect(await callStatus('billing', 'orders')).toBe(403);
   }, 60_000);
+
+  it('grants apply -f (the bundle parses YAML), the same file again changes nothing, and policy explain says why', async () => {
+    const file = join(work, 'grants.yaml');
+    writeFileSync(file, `services:\n  rates:\n    - caller: ${spiffe('orders')}\n      methods: [GET]\n    - effect: Deny\n      caller: ${spiffe('orders')}\n      pathPrefixes: [/admin/]\n`);
+    const first = JSON.parse(await ok('--json', 'grants', 'apply', '-f', file)) as { services: { changed: boolean; created: unknown[] }[] };
+    expect(first.services.map((s) => [s.changed, s.created.length])).toEqual([[true, 2]]);
+    const again = JSON.parse(await ok('--json', 'grants', 'apply', '-f', file)) as { services: { changed: boolean }[] };
+    expect(again.services.map((s) => s.changed)).toEqual([false]);
+    type Answer = { decision: string; policyState: string; blockedBy: unknown[] };
+    const explain = async (...args: string[]): Promise<Answer> => JSON.parse(await ok('--json', 'policy', 'explain', '--service', 'rates', '--caller', spiffe('orders'), ...args)) as Answer;
+    await eventually('rates policy in sync', async () => (await explain()).policyState === 'in-sync');
+    expect(await explain('--method', 'GET', '--path', '/x')).toMatchObject({ decision: 'ALLOW' });
+    expect(await explain('--method', 'GET', '--path', '/admin/users')).toMatchObject({ decision: 'DENY', blockedBy: [expect.anything()] });
+    expect(await ok('policy', 'matrix')).toMatch(new RegExp(`${spiffe('orders')}.*DENY /admin/; allow GET`));
+  }, 60_000);
 });
 
 describe('trellis svid fetch --watch', () => {
