@@ -12,7 +12,8 @@ import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
 import { busNames, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
 import { startLocalSqs } from './sqs/local-sqs';
-import { LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
+import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
+import { cloudTrailToBus } from './lattice/cloudtrail';
 import { startDataPlane } from './lattice/data-plane';
 import { latticeTargetFunctions } from './lattice/data-plane-targets';
 import type { Ports } from './ports';
@@ -52,7 +53,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+// The functions' key: the local Lattice control plane shows their calls as the stage's policy writer role in its CloudTrail events.
+const CREDENTIALS = { AWS_ACCESS_KEY_ID: LOCAL_FUNCTIONS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: 'local' };
 
 async function waitFor(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -159,6 +161,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     stoppers.push(() => bus.stop());
     log(`local EventBridge ready at ${bus.endpoint}`);
+    // CloudTrail: the Lattice control plane's successful writes reach the default bus (the drift rule).
+    const cloudTrail = cloudTrailToBus(bus.endpoint, region);
+    standIns.lattice.setCloudTrailSink(cloudTrail.sink);
+    stoppers.push(async () => {
+      standIns.lattice.setCloudTrailSink(undefined);
+      cloudTrail.destroy();
+    });
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -216,7 +225,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
 
     const api = `http://${host}:${ports.api}/${LOCAL_STAGE}`;
-    await waitFor(`${api}/workloads?limit=1`, 60_000, child);
+    // The first esbuild of every function takes up to about 150 s on a busy 2-core machine.
+    await waitFor(`${api}/workloads?limit=1`, 150_000, child);
     functionsReady();
     log('serverless offline ready');
 

@@ -14,8 +14,13 @@
  *   finished request is never processed again.
  * - Every request ends issued or explicitly failed (SvidIssuanceFailed): CSR refusals, PCA refusals,
  *   retries exhausted, a certificate that never became ready, one that breaks the X509-SVID rules,
- *   a workload deleted meanwhile, a newer request; the renewer fails requests still pending after
- *   the pending timeout (e.g. every delivery of the event failed).
+ *   a workload deleted meanwhile, a newer request. What ends a request that no delivery finishes is
+ *   outside: the last queue receive (issue-delivery.ts) and the watchdog (watchdog.ts), which
+ *   re-drives it through this same function.
+ * - Past ACM PCA's idempotency window, a window claimed without a recorded certificate ARN may have
+ *   a certificate nobody recorded: it is looked up where the CA can list (issued-lookup.ts) and
+ *   used, or, where it cannot (AWS), the request ends `issuance-unconfirmed` instead of risking a
+ *   second certificate.
  */
 import type { SigningAlgorithm } from '@aws-sdk/client-acm-pca';
 import { pendingEvent, type EventDetail } from '../events/catalog';
