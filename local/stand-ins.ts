@@ -15,7 +15,16 @@ export const LOCAL_IDENTITY = {
   workloadRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/trellis-local-workload`,
   trustAnchorArn: `arn:aws:rolesanywhere:${LOCAL_REGION}:${LOCAL_ACCOUNT}:trust-anchor/00000000-0000-4000-8000-000000000001`,
   profileArn: `arn:aws:rolesanywhere:${LOCAL_REGION}:${LOCAL_ACCOUNT}:profile/00000000-0000-4000-8000-000000000002`,
+  /**
+   * The role the local functions' Lattice calls appear as in CloudTrail events: the first of
+   * serverless.yml's local `policyWriterRoleArns` (every local function signs with one key, so all
+   * appear as this role; in AWS each function has its own).
+   */
+  policyWriterRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/trellis-local-policy-sync`,
 };
+
+/** The access key id the local stack gives its functions, told apart from a user's by the local Lattice control plane. */
+export const LOCAL_FUNCTIONS_ACCESS_KEY_ID = 'local-functions';
 
 export interface StandInPorts {
   acmPca?: number;
@@ -47,7 +56,14 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
       log: options.log ?? false,
     });
     stops.push(() => acmPca.stop());
-    const lattice = await startLatticeControlPlane({ host, port: options.ports?.lattice ?? 0, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, log: options.log ?? false });
+    const lattice = await startLatticeControlPlane({
+      host,
+      port: options.ports?.lattice ?? 0,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      log: options.log ?? false,
+      assumedRoles: { [LOCAL_FUNCTIONS_ACCESS_KEY_ID]: LOCAL_IDENTITY.policyWriterRoleArn },
+    });
     stops.push(() => lattice.stop());
     const rolesAnywhere = await startRolesAnywhere({
       host,

@@ -72,6 +72,11 @@ const schemas = {
     ),
   /** The stage's IAM Roles Anywhere role: auth policies admit only sessions of this role. */
   WORKLOAD_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'),
+  /**
+   * Trellis's own auth-policy writers (the policy sync, reconciler and drift repair roles), IAM role
+   * ARNs: the drift repair ignores CloudTrail events of their calls (shared/policy-sync/drift-trigger.ts).
+   */
+  POLICY_WRITER_ROLE_ARNS: arnList.pipe(z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'each entry must be an IAM role ARN')).min(1, 'must list at least one role ARN')),
   /** Optional pin of the issuing CA (aws:PrincipalTag/x509Issuer/OU) in every auth policy; empty = no pin. */
   POLICY_ISSUER_OU: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   /** The outbox sweeper leaves outboxes younger than this (ms) to the request that wrote them; default 30 s. */

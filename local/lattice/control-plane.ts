@@ -12,6 +12,7 @@ import {
   type FieldError,
   type LatticeResourceType,
 } from './errors';
+import { accessKeyIdOf, AUDITED_OPERATIONS, cloudTrailDetail, type AuditedOperation, type CloudTrailSink } from './cloudtrail';
 import type { LatticeResourceKind } from './ids';
 import { LatticeStore, type AuthType, type ServiceRecord } from './store';
 import {
@@ -79,6 +80,12 @@ export interface LatticeEmulatorOptions {
   store?: LatticeStore;
   /** Clock for timestamps of a store created here. */
   clock?: () => Date;
+  /**
+   * Access key ids that stand for an assumed role (key → IAM role ARN) in the CloudTrail events of
+   * successful PutAuthPolicy / DeleteAuthPolicy / UpdateService calls; any other key is an IAM user
+   * (local/lattice/cloudtrail.ts). The events go to the sink set with `setCloudTrailSink`.
+   */
+  assumedRoles?: Record<string, string>;
 }
 
 /** An error to answer instead of running an operation, for testing callers' retry and error paths. */
@@ -103,6 +110,11 @@ export interface LatticeEmulator {
   clearFaults(): void;
   /** Requests answered with an injected fault so far. */
   injectedFaults(): number;
+  /**
+   * Where the CloudTrail events of successful write calls go (the local bus's default bus), or
+   * undefined for nowhere. Set once the bus runs; the call answers after the sink accepted the event.
+   */
+  setCloudTrailSink(sink: CloudTrailSink | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -346,6 +358,23 @@ const HANDLERS: Readonly<Record<LatticeOperation, Handler>> = {
   },
 };
 
+// ---- CloudTrail ----
+
+const isAudited = (operation: LatticeOperation): operation is AuditedOperation => (AUDITED_OPERATIONS as readonly string[]).includes(operation);
+
+/** The request members CloudTrail records (the API's member names; the policy text is left out). */
+const auditedParameters = (operation: AuditedOperation, labels: Readonly<Record<string, string>>, body: JsonObject): { [key: string]: string } => {
+  switch (operation) {
+    case 'PutAuthPolicy':
+    case 'DeleteAuthPolicy':
+      return { resourceIdentifier: labels.resourceIdentifier ?? '' };
+    case 'UpdateService': {
+      const authType = optionalString(body, 'authType');
+      return { serviceIdentifier: labels.serviceIdentifier ?? '', ...(authType === undefined ? {} : { authType }) };
+    }
+  }
+};
+
 // ---- HTTP plumbing ----
 
 
@@ -401,6 +430,8 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
   const maxPolicyBytes = options.maxPolicyBytes ?? DEFAULT_MAX_POLICY_BYTES;
   const faults: { fault: InjectedFault; remaining: number }[] = [];
   let injected = 0;
+  let cloudTrail: CloudTrailSink | undefined;
+  const assumedRoles = options.assumedRoles ?? {};
 
   const takeFault = (operation: LatticeOperation): LatticeApiError | undefined => {
     const index = faults.findIndex((f) => f.fault.operation === '*' || f.fault.operation === operation);
@@ -444,6 +475,15 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
         maxPolicyBytes,
       });
       status = reply.status;
+      if (cloudTrail !== undefined && status < 300 && isAudited(route.operation)) {
+        // Before the answer, so a caller that sees its call succeed knows the event is on the bus.
+        const detail = cloudTrailDetail(
+          { operation: route.operation, accessKeyId: accessKeyIdOf(req.headers.authorization), requestParameters: auditedParameters(route.operation, route.labels, hasBody ? parseBody(raw) : {}), region: store.region, accountId: store.accountId, time: new Date() },
+          assumedRoles,
+        );
+        // Best effort, as CloudTrail's delivery to EventBridge is: a failed emit does not fail the call.
+        await cloudTrail(detail).catch((error: unknown) => log({ level: 'WARN', requestId, message: `CloudTrail event not delivered: ${error instanceof Error ? error.message : String(error)}` }));
+      }
       send(res, reply.status, reply.body, { 'x-amzn-RequestId': requestId });
     } catch (caught) {
       let error: LatticeApiError;
@@ -475,6 +515,9 @@ export const startLatticeControlPlane = async (options: LatticeEmulatorOptions):
       faults.splice(0);
     },
     injectedFaults: () => injected,
+    setCloudTrailSink: (sink) => {
+      cloudTrail = sink;
+    },
     injectFault: (fault) => {
       faults.push({ fault, remaining: fault.times ?? (fault.rate === undefined ? 1 : Infinity) });
     },

@@ -1,4 +1,8 @@
-/** Reconcile (the schedule): every managed service converged, drift classified and announced. */
+/**
+ * Reconcile: a managed service converged, drift classified and announced (PolicyDriftRepaired) —
+ * every service on the schedule (reconcileAll), or one at once when CloudTrail reports a change
+ * made outside Trellis (reconcileService, from repair-drift.ts).
+ */
 import { pendingEvent } from '../events/catalog';
 import type { StoredService } from '../grants/model';
 import { ensureConfiguredServices } from '../grants/service';
@@ -62,6 +66,13 @@ async function reconcileOne(deps: PolicyDeps, name: string, summary: ReconcileSu
       bytes: result.compiled.bytes,
     }),
   ]);
+}
+
+/** One managed service, reconciled as the schedule does (same classification, same events). */
+export async function reconcileService(deps: PolicyDeps, name: string): Promise<ReconcileSummary> {
+  const summary: ReconcileSummary = { services: 1, inSync: 0, repaired: [], failed: [] };
+  await reconcileOne(deps, name, summary);
+  return summary;
 }
 
 /** The scheduled reconcile: every managed service, `concurrency` at a time. */

@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import { LOCAL_IDENTITY } from '../../local/stand-ins';
 import type { EventDetail, DetailType } from '../../shared/events/catalog';
 import { compilePolicy, type Grant as CompilerGrant } from '../../shared/policy/compiler';
-import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
+import { startInProcessStack, type InProcessOptions, type InProcessStack } from '../support/in-process-stack';
 import { apiEvent, parseResult, type ApiCall, type ApiResult } from '../support/api-events';
 import { expectDocumentedResponse } from '../support/openapi';
 
@@ -35,8 +35,8 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
-  const stack = await startInProcessStack();
+export async function startHarness(options: InProcessOptions = {}): Promise<Harness> {
+  const stack = await startInProcessStack(options);
   const lattice = new VPCLatticeClient({
     endpoint: stack.standIns.lattice.endpoint,
     region: 'us-east-1',

@@ -13,7 +13,8 @@ import { startLocalSqs, type LocalSqs } from '../../local/sqs/local-sqs';
 import { resetConfigCache } from '../../shared/config';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dataPlaneIdentity, startStandIns, type StandIns } from '../../local/stand-ins';
+import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, dataPlaneIdentity, startStandIns, type StandIns } from '../../local/stand-ins';
+import { cloudTrailToBus } from '../../local/lattice/cloudtrail';
 import { startDataPlane, type DataPlane, type StartDataPlaneOptions } from '../../local/lattice/data-plane';
 import { latticeTargetFunctions } from '../../local/lattice/data-plane-targets';
 
@@ -71,6 +72,12 @@ export interface InProcessOptions {
    * in-process (through `invoke`). An object sets its clock, log and other options.
    */
   dataPlane?: boolean | Partial<Omit<StartDataPlaneOptions, 'store' | 'credentials' | 'invoke' | 'services'>>;
+  /**
+   * Deliver the local Lattice control plane's CloudTrail events to the default bus, as `npm start`
+   * does, so the drift rule reacts to policy changes made through the API. Off by default: tests
+   * that set policies by hand with the SDK stand for a Lattice no Trellis repairs.
+   */
+  cloudTrail?: boolean;
 }
 
 export async function startInProcessStack(options: InProcessOptions = {}): Promise<InProcessStack> {
@@ -137,7 +144,8 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
 
   const env: Record<string, string> = {
     AWS_REGION: config.region,
-    AWS_ACCESS_KEY_ID: 'local',
+    // The local stack's functions' key: the Lattice control plane tells their calls from a user's SDK.
+    AWS_ACCESS_KEY_ID: LOCAL_FUNCTIONS_ACCESS_KEY_ID,
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
@@ -150,6 +158,9 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
   delete env.POWERTOOLS_SERVICE_NAME;
   Object.assign(process.env, env);
   resetConfigCache();
+
+  const cloudTrail = options.cloudTrail === true ? cloudTrailToBus(bus.endpoint, config.region) : undefined;
+  if (cloudTrail) standIns.lattice.setCloudTrailSink(cloudTrail.sink);
 
   const dataPlaneOptions = options.dataPlane === true ? {} : options.dataPlane === false ? undefined : options.dataPlane;
   const dataPlane =
@@ -185,6 +196,8 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
     dataPlane,
     stop: async () => {
       await dataPlane?.stop();
+      standIns.lattice.setCloudTrailSink(undefined);
+      cloudTrail?.destroy();
       await bus.stop();
       await sqs.stop();
       await standIns.stop();
