@@ -111,28 +111,23 @@ export interface AppliedRecord {
   outcome: 'applied' | 'unchanged';
 }
 
+/** What a grant says, in a POST /grants body and in each entry of a grant set. */
+const grantFields = {
+  // The same rule name as the compiler's, so a 400 reads the same wherever the effect is checked.
+  effect: z
+    .custom<GrantEffect>((value) => GRANT_EFFECTS.includes(value as GrantEffect), { message: 'is "Allow" (the default) or "Deny"', params: { rule: 'effect' } })
+    .optional(),
+  caller: z.string(),
+  methods: z.array(z.string()).optional(),
+  pathPrefixes: z.array(z.string()).max(MAX_PATH_PREFIXES, `at most ${MAX_PATH_PREFIXES} path prefixes`).optional(),
+};
+
 export const grantSchemas = {
-  create: z.strictObject({
-    service: serviceName,
-    // The same rule name as the compiler's, so a 400 reads the same wherever the effect is checked.
-    effect: z
-      .custom<GrantEffect>((value) => GRANT_EFFECTS.includes(value as GrantEffect), { message: 'is "Allow" (the default) or "Deny"', params: { rule: 'effect' } })
-      .optional(),
-    caller: z.string(),
-    methods: z.array(z.string()).optional(),
-    pathPrefixes: z.array(z.string()).max(MAX_PATH_PREFIXES, `at most ${MAX_PATH_PREFIXES} path prefixes`).optional(),
-  }),
+  create: z.strictObject({ service: serviceName, ...grantFields }),
   grantSet: z.strictObject({
     grants: z
       .array(
-        z.strictObject({
-          effect: z
-            .custom<GrantEffect>((value) => GRANT_EFFECTS.includes(value as GrantEffect), { message: 'is "Allow" (the default) or "Deny"', params: { rule: 'effect' } })
-            .optional(),
-          caller: z.string(),
-          methods: z.array(z.string()).optional(),
-          pathPrefixes: z.array(z.string()).max(MAX_PATH_PREFIXES, `at most ${MAX_PATH_PREFIXES} path prefixes`).optional(),
-        }),
+        z.strictObject(grantFields),
       )
       .max(MAX_GRANT_SET, `at most ${MAX_GRANT_SET} grants`),
   }),

@@ -1,4 +1,3 @@
-import { anonymousPrincipal, runSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
 import {
   ANONYMOUS_PRINCIPAL,
@@ -9,6 +8,7 @@ import {
   type Decision,
   type EvaluationRequest,
 } from '../../shared/policy/evaluator';
+import { iamSimulateDecision as simulate } from '../support/iam-simulate';
 
 const ACCOUNT = '111122223333';
 const SVC = `arn:aws:vpc-lattice:us-east-1:${ACCOUNT}:service/svc-0123456789abcdef0`;
@@ -468,31 +468,7 @@ const documentOf = (c: Case): Record<string, unknown> => ({
   Statement: JSON.parse(JSON.stringify(c.statements)) as unknown,
 });
 
-const iamSimulateDecision = async (c: Case): Promise<Decision> => {
-  const request = requestOf(c);
-  const contextVariables: Record<string, string | string[]> = {};
-  for (const [key, value] of Object.entries(request.context)) {
-    contextVariables[key] = Array.isArray(value) ? [...(value as string[])] : String(value);
-  }
-  const result = await runSimulation(
-    {
-      request: {
-        principal: request.principal === ANONYMOUS_PRINCIPAL ? anonymousPrincipal : request.principal,
-        action: request.action,
-        resource: { resource: request.resource, accountId: ACCOUNT },
-        contextVariables,
-      },
-      identityPolicies: [],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: documentOf(c),
-    },
-    {},
-  );
-  if (result.resultType === 'error') throw new Error(`iam-simulate refused the case: ${result.errors.message}`);
-  const overall = { Allowed: 'Allow', ExplicitlyDenied: 'ExplicitDeny', ImplicitlyDenied: 'ImplicitDeny' } as const;
-  return overall[result.overallResult as keyof typeof overall];
-};
+const iamSimulateDecision = (c: Case): Promise<Decision> => simulate(documentOf(c), requestOf(c), ACCOUNT);
 
 describe('evaluatePolicy: operator table', () => {
   it('has a unique name per case', () => {
