@@ -32,6 +32,8 @@ export interface StackOptions {
   echoFunctionLogs?: NodeJS.WritableStream;
   /** Receives the stop function as soon as starting begins, so a signal during boot can stop what already runs. */
   onStarting?: (stop: () => Promise<void>) => void;
+  /** Called when serverless offline exits while the stack runs (not when the stack stops it): nothing would answer the API any more. */
+  onFunctionsExit?: (why: string) => void;
   log?: (line: string) => void;
 }
 
@@ -214,7 +216,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // Last resort when this process dies without stopping (an uncaught error): no orphan keeps the ports.
     const killOnExit = (): void => killGroup(child, 'SIGKILL');
     process.once('exit', killOnExit);
+    let stoppingFunctions = false;
+    child.once('exit', (code, signal) => {
+      if (!stoppingFunctions) options.onFunctionsExit?.(`serverless offline exited (${code ?? signal}); see ${join(stateDir, 'logs', 'functions.log')}`);
+    });
     stoppers.push(async () => {
+      stoppingFunctions = true;
       process.off('exit', killOnExit);
       killGroup(child, 'SIGTERM');
       const exited = new Promise<void>((r) => (hasExited(child) ? r() : child.once('exit', () => r())));

@@ -66,6 +66,8 @@ const stack = await startStack({
   onStarting: (stopFn) => {
     stopStack = stopFn;
   },
+  // Without the functions nothing answers: stop the rest rather than keep its ports half-alive.
+  onFunctionsExit: (why) => void stop(why, 1),
 }).catch(async (error: unknown) => {
   console.error(`[trellis] could not start: ${error instanceof Error ? error.message : String(error)}`);
   await stopStack();
