@@ -1,13 +1,14 @@
 /**
  * How an SVID request ends when it does not end issued: the failure recorded in the item (or
- * announced directly when the request is no longer the item's), and the outbox flush shared by the
- * use cases.
+ * announced directly when the request is no longer the item's); and the steps the use cases share:
+ * the outbox flush, and recording a delivered request the item does not name yet.
  */
 import { pendingEvent, type EventDetail, type PendingEvent } from '../events/catalog';
 import { logger } from '../logger';
-import { clock, tuningOf, type SvidDeps } from './deps';
+import type { StoredWorkload } from '../workloads/model';
+import { clock, pendingDeadline, tuningOf, type SvidDeps } from './deps';
 import { halfLifeAt } from './lifetime';
-import type { IssuedSvid, SvidFailure, SvidState } from './model';
+import type { IssuedSvid, SvidFailure, SvidRequestRecord, SvidState } from './model';
 
 export type IssueOutcome = { outcome: 'issued'; serialNumber: string } | { outcome: 'failed'; reason: string } | { outcome: 'duplicate' };
 
@@ -17,6 +18,18 @@ export interface Failure {
 }
 
 type SvidRequested = EventDetail<'SvidRequested'>;
+
+/**
+ * Records a delivered request as the item's pending one unless a newer request is recorded (a CSR
+ * given at registration is first seen by its delivery), and returns the item as it then is: a
+ * concurrent delivery of the same request may have recorded it first. The caller checks whose
+ * request the item names.
+ */
+export async function recordDeliveredRequest(deps: SvidDeps, workload: StoredWorkload, request: SvidRequested): Promise<SvidState | undefined> {
+  const record: SvidRequestRecord = { requestId: request.requestId, csr: request.csr, requestedAt: request.requestedAt, trigger: request.trigger };
+  const pendingUntil = pendingDeadline(deps, new Date(request.requestedAt));
+  return (await deps.svids.recordRequest(workload, record, pendingUntil, [], clock(deps), { onlyIfOlderThan: request.requestedAt })) ?? (await deps.svids.get(workload.id));
+}
 
 export async function flush(deps: SvidDeps, item: SvidState): Promise<void> {
   await deps.outbox.flush({

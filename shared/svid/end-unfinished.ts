@@ -12,9 +12,8 @@
  */
 import type { EventDetail } from '../events/catalog';
 import { logger } from '../logger';
-import { clock, pendingDeadline, type IssuerDeps } from './deps';
-import { fail, publishDirectly, type Failure, type IssueOutcome } from './end-request';
-import type { SvidRequestRecord } from './model';
+import type { IssuerDeps } from './deps';
+import { fail, publishDirectly, recordDeliveredRequest, type Failure, type IssueOutcome } from './end-request';
 import { serialFromCertificateArn } from './pca-client';
 import { abandonCertificate } from './pca-retries';
 
@@ -24,10 +23,7 @@ export async function endUnfinished(deps: IssuerDeps, request: SvidRequested, fa
   let state = await deps.svids.get(request.workloadId);
   if (state?.request?.requestId !== request.requestId) {
     const workload = await deps.workloads.get(request.workloadId);
-    if (workload && workload.spiffeId === request.spiffeId && workload.createdAt <= request.requestedAt) {
-      const record: SvidRequestRecord = { requestId: request.requestId, csr: request.csr, requestedAt: request.requestedAt, trigger: request.trigger };
-      state = (await deps.svids.recordRequest(workload, record, pendingDeadline(deps, new Date(request.requestedAt)), [], clock(deps), { onlyIfOlderThan: request.requestedAt })) ?? (await deps.svids.get(request.workloadId));
-    }
+    if (workload && workload.spiffeId === request.spiffeId && workload.createdAt <= request.requestedAt) state = await recordDeliveredRequest(deps, workload, request);
   }
   const ours = state?.request?.requestId === request.requestId ? state : undefined;
   if (ours !== undefined && ours.status !== 'pending') return { outcome: 'duplicate' };

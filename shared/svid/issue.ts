@@ -26,13 +26,13 @@ import type { SigningAlgorithm } from '@aws-sdk/client-acm-pca';
 import { pendingEvent, type EventDetail } from '../events/catalog';
 import { logger } from '../logger';
 import { checkCsr } from './csr';
-import { clock, tuningOf, pendingDeadline, type IssuerDeps } from './deps';
-import { fail, flush, lostClaim, publishDirectly, type IssueOutcome } from './end-request';
+import { clock, tuningOf, type IssuerDeps } from './deps';
+import { fail, flush, lostClaim, publishDirectly, recordDeliveredRequest, type IssueOutcome } from './end-request';
 import { idempotencyToken, issuanceWindow, svidApiPassthrough } from './issue-parameters';
 import { halfLifeAt } from './lifetime';
 import { classifyPcaError, partitionOf, pcaErrorMessage, pcaErrorName, serialFromCertificateArn, svidTemplateArn } from './pca-client';
 import { abandonCertificate, issueWithRetries, waitForCertificate, withPcaRetries, type IssueBudget } from './pca-retries';
-import { belongsTo, type InFlight, type IssuedSvid, type SvidRequestRecord, type SvidState } from './model';
+import { belongsTo, type InFlight, type IssuedSvid, type SvidState } from './model';
 import { checkX509Svid } from './x509-svid';
 
 export type { IssueOutcome } from './end-request';
@@ -51,12 +51,7 @@ export async function issueSvid(deps: IssuerDeps, request: SvidRequested, budget
   let state = await deps.svids.get(workload.id);
   const isThisRequest = (s: SvidState | undefined): s is SvidState => belongsTo(s, workload) && s.request?.requestId === request.requestId;
   if (!isThisRequest(state)) {
-    const record: SvidRequestRecord = { requestId: request.requestId, csr: request.csr, requestedAt: request.requestedAt, trigger: request.trigger };
-    const now = clock(deps);
-    state =
-      (await deps.svids.recordRequest(workload, record, pendingDeadline(deps, new Date(request.requestedAt)), [], now, { onlyIfOlderThan: request.requestedAt })) ??
-      // A concurrent delivery of this same request may have recorded it first.
-      (await deps.svids.get(workload.id));
+    state = await recordDeliveredRequest(deps, workload, request);
     if (!isThisRequest(state)) {
       const lost = await lostClaim(deps, request);
       return lost.duplicate ? { outcome: 'duplicate' } : fail(deps, request, lost.failure, undefined);
