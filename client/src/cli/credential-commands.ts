@@ -67,10 +67,15 @@ function localEndpoints(global: GlobalOptions): Endpoints | undefined {
   }
 }
 
+/** The region requests are signed for: --region, else the local endpoints.json's, else the AWS environment's. */
+function regionFor(global: Pick<GlobalOptions, 'region'>, endpoints: Endpoints | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return global.region ?? endpoints?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+}
+
 /** The Roles Anywhere settings from the options, defaulting from the local endpoints.json; a UsageError names what is missing. */
 export function resolveSessionSettings(options: SessionOptions, global: Pick<GlobalOptions, 'region'>, endpoints: Endpoints | undefined, env: NodeJS.ProcessEnv = process.env): RolesAnywhereSettings {
   const identity = endpoints?.workloadIdentity;
-  const region = global.region ?? endpoints?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const region = regionFor(global, endpoints, env);
   const picked = {
     '--trust-anchor-arn': options.trustAnchorArn ?? identity?.trustAnchorArn,
     '--profile-arn': options.profileArn ?? identity?.profileArn,
@@ -181,7 +186,7 @@ export function addCredentialCommands(program: Command): void {
         // The AWS SDK's own profile resolution (credential_process included), loaded only here.
         const { fromIni } = await import('@aws-sdk/credential-providers');
         const credentials = await fromIni({ profile: options.profile })();
-        const region = global.region ?? endpoints?.region ?? process.env.AWS_REGION;
+        const region = regionFor(global, endpoints);
         if (region === undefined) throw new UsageError('--profile needs --region (or AWS_REGION): the request is signed for the service\'s region');
         response = await signedFetch({ ...request, region, credentials });
       } else {
