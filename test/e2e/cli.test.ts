@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/in-process-stack';
+import { spawnStack, waitForOutput, type StackProcess } from '../support/stack-process';
 
 // 7600+: clear of test/e2e/local-stack.test.ts (6000-7500); each stack uses base..base+21.
 const PORT_BASE = 7600 + Math.floor(Math.random() * 10) * 30;
@@ -22,7 +23,7 @@ const CLI = join(ROOT, 'client', 'dist', 'trellis.mjs');
 const env = { ...process.env, TRELLIS_ENDPOINTS: join(stateDir, 'endpoints.json') };
 
 let stack: ChildProcess;
-let stackOutput = '';
+let stackProcess: StackProcess;
 
 interface Run {
   code: number | null;
@@ -83,24 +84,9 @@ const callStatus = async (service: string, name: string): Promise<number> => {
 
 beforeAll(async () => {
   execFileSync('npm', ['run', 'build', '-w', '@trellis/client'], { cwd: ROOT, stdio: 'pipe' });
-  const started = Date.now();
-  stack = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--no-demo', '--quiet', '--port-base', String(PORT_BASE), '--state-dir', stateDir], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  stack.stdout?.on('data', (c: Buffer) => (stackOutput += c.toString()));
-  stack.stderr?.on('data', (c: Buffer) => (stackOutput += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (stackOutput.includes('[trellis] ready in')) {
-        clearInterval(timer);
-        resolve();
-      } else if (stack.exitCode !== null || Date.now() - started > 150_000) {
-        clearInterval(timer);
-        reject(new Error(`stack did not start:\n${stackOutput.slice(-3000)}`));
-      }
-    }, 100);
-  });
+  stackProcess = spawnStack(['--no-demo', '--quiet', '--port-base', String(PORT_BASE), '--state-dir', stateDir]);
+  stack = stackProcess.child;
+  await waitForOutput(stackProcess, '[trellis] ready in', 150_000);
 }, 180_000);
 
 afterAll(async () => {

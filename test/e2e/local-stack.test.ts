@@ -3,19 +3,19 @@
  * local EventBridge as separate servers, driven over HTTP only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { ROOT } from '../support/in-process-stack';
+import { spawnStack, waitForOutput, type StackProcess } from '../support/stack-process';
 
 const PORT_BASE = 6000 + Math.floor(Math.random() * 50) * 30;
 const stateDir = mkdtempSync(join(tmpdir(), 'trellis-e2e-'));
+let stack: StackProcess;
 let child: ChildProcess;
-let output = '';
 let endpoints: { api: string; dynamodb: string; eventBridge: string; region: string };
 
 const portOpen = (port: number): Promise<boolean> =>
@@ -29,24 +29,9 @@ const portOpen = (port: number): Promise<boolean> =>
   });
 
 beforeAll(async () => {
-  const started = Date.now();
-  child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--no-demo', '--quiet', '--port-base', String(PORT_BASE), '--state-dir', stateDir], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (output.includes('[trellis] ready in')) {
-        clearInterval(timer);
-        resolve();
-      } else if (child.exitCode !== null || Date.now() - started > 150_000) {
-        clearInterval(timer);
-        reject(new Error(`stack did not start:\n${output.slice(-3000)}`));
-      }
-    }, 100);
-  });
+  stack = spawnStack(['--no-demo', '--quiet', '--port-base', String(PORT_BASE), '--state-dir', stateDir]);
+  child = stack.child;
+  await waitForOutput(stack, '[trellis] ready in', 150_000);
   endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as typeof endpoints;
 }, 180_000);
 
@@ -63,7 +48,7 @@ describe('npm start -- --no-demo', () => {
       dynamodb: `http://127.0.0.1:${PORT_BASE + 11}`,
       region: 'us-east-1',
     });
-    for (const name of ['api', 'eventBridge', 'dynamodb']) expect(output).toContain((endpoints as Record<string, string>)[name]);
+    for (const name of ['api', 'eventBridge', 'dynamodb']) expect(stack.output()).toContain((endpoints as Record<string, string>)[name]);
   });
 
   it('serves the API over HTTP and delivers the event to the rule target function', async () => {

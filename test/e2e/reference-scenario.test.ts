@@ -5,34 +5,22 @@
  * revoked through the API turns ALLOWED into DENIED within seconds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../support/in-process-stack';
+import { spawnStack, waitForOutput, type StackProcess } from '../support/stack-process';
 import { REFERENCE, runReferenceScenario, type DemoEndpoints } from '../../local/demo';
 
 const PORT_BASE = 8000 + Math.floor(Math.random() * 50) * 30;
 const stateDir = mkdtempSync(join(tmpdir(), 'trellis-demo-'));
+let stack: StackProcess;
 let child: ChildProcess;
-let output = '';
 
 beforeAll(async () => {
-  child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--quiet', '--port-base', String(PORT_BASE), '--state-dir', stateDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const started = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (output.includes('[demo] all four outcomes match')) {
-        clearInterval(timer);
-        resolve();
-      } else if (child.exitCode !== null || Date.now() - started > 180_000) {
-        clearInterval(timer);
-        reject(new Error(`the demo did not pass:\n${output.split('\n').filter((l) => !l.startsWith('{')).slice(-40).join('\n')}`));
-      }
-    }, 200);
-  });
+  stack = spawnStack(['--quiet', '--port-base', String(PORT_BASE), '--state-dir', stateDir]);
+  child = stack.child;
+  await waitForOutput(stack, '[demo] all four outcomes match', 180_000, (output) => `the demo did not pass:\n${output.split('\n').filter((l) => !l.startsWith('{')).slice(-40).join('\n')}`);
 }, 210_000);
 
 afterAll(async () => {
@@ -46,7 +34,7 @@ afterAll(async () => {
 
 describe('npm start (with the demo)', () => {
   it('prints the four outcomes of the reference table and the identities Billing and Rates logged', () => {
-    const row = (call: string) => output.split('\n').find((l) => l.startsWith(`| ${call} `)) ?? '';
+    const row = (call: string) => stack.output().split('\n').find((l) => l.startsWith(`| ${call} `)) ?? '';
     expect(row('orders → billing')).toMatch(/\| ALLOWED \| as expected \| spiffe:\/\/example\.org\/service\/orders \(arn:aws:sts::111122223333:assumed-role\/trellis-local-workload\/[0-9a-f]+\)/);
     expect(row('orders → rates')).toMatch(/\| ALLOWED \| as expected \| spiffe:\/\/example\.org\/service\/orders /);
     expect(row('reviews → billing')).toMatch(/\| DENIED {2}\| as expected \| — \(AccessDeniedException\)/);
