@@ -58,6 +58,8 @@ const schemas = {
   // Grants and auth-policy sync.
   GRANTS_TABLE: nonEmpty,
   SERVICES_TABLE: nonEmpty,
+  /** Revoked, unexpired certificates every compiled auth policy denies (shared/policy-sync/revocations.ts). */
+  REVOCATIONS_TABLE: nonEmpty,
   /** The stage's managed Lattice services, `name=arn` pairs separated by commas (seeded into SERVICES_TABLE). */
   MANAGED_SERVICES: z
     .string()

@@ -1,4 +1,4 @@
-/** SVID API: submit a CSR, read a workload's SVID, read the trust bundle. Parse, authorise, call, answer. */
+/** SVID API: submit a CSR, read a workload's SVID, revoke it, read the trust bundle. Parse, authorise, call, answer. */
 import { z } from 'zod';
 import { apiHandler, requireBody } from '../../shared/http/api';
 import { callerIsOneOf, type Caller } from '../../shared/http/caller';
@@ -12,6 +12,8 @@ import { svidView } from '../../shared/svid/view';
 import { halfLifeAt } from '../../shared/svid/lifetime';
 import { pcaDeps } from '../../shared/svid/deps';
 import { toSpiffeBundle } from '../../shared/svid/bundle';
+import { revokeCurrentSvid } from '../../shared/svid/revoke-current';
+import type { RevocationReasonName } from '../../shared/events/catalog';
 
 const deps = pcaDeps();
 const REFRESH = DEFAULT_TUNING.bundleRefreshSeconds;
@@ -21,6 +23,31 @@ const csrBody = z.strictObject({
     .string()
     .max(MAX_CSR_BYTES, `must be at most ${MAX_CSR_BYTES} bytes (the ACM Private CA limit)`)
     .regex(/-----BEGIN CERTIFICATE REQUEST-----/, 'must be a PEM "CERTIFICATE REQUEST"'),
+});
+
+/**
+ * The revocation reasons the API takes, in the RFC 5280 spelling, each mapped to ACM Private CA's
+ * RevocationReason (RevokeCertificate).
+ */
+const REASONS: Record<string, RevocationReasonName> = {
+  unspecified: 'UNSPECIFIED',
+  keyCompromise: 'KEY_COMPROMISE',
+  cACompromise: 'CERTIFICATE_AUTHORITY_COMPROMISE',
+  affiliationChanged: 'AFFILIATION_CHANGED',
+  superseded: 'SUPERSEDED',
+  cessationOfOperation: 'CESSATION_OF_OPERATION',
+  privilegeWithdrawn: 'PRIVILEGE_WITHDRAWN',
+  aACompromise: 'A_A_COMPROMISE',
+};
+const REASON_NAMES = Object.keys(REASONS);
+/** ACM Private CA's own spelling (KEY_COMPROMISE...) is accepted too. */
+for (const value of Object.values(REASONS)) REASONS[value] = value;
+
+const revokeBody = z.strictObject({
+  reason: z.string().refine((r) => Object.hasOwn(REASONS, r), {
+    message: `must be one of ${REASON_NAMES.join(', ')} (or ACM Private CA's RevocationReason spelling: ${Object.values(REASONS).filter((v, i, a) => a.indexOf(v) === i).join(', ')})`,
+    params: { rule: 'enum' },
+  }),
 });
 
 /** Administrators, and the principals the entry names in selectors.awsPrincipalArns. */
@@ -83,6 +110,17 @@ export const handler = apiHandler({
         };
       }
     }
+  },
+
+  'POST /workloads/{id}/svid/revoke': async (req) => {
+    const workload = await loadWorkload(deps, req.params.id ?? '');
+    requireWorkloadAccess(req.caller, workload, 'revoke the SVID');
+    const { reason } = parseInput(revokeBody, requireBody(req));
+    const revoked = await revokeCurrentSvid(deps, workload, REASONS[reason] as RevocationReasonName);
+    return {
+      status: 200,
+      body: { workloadId: workload.id, spiffeId: revoked.spiffeId, serialNumber: revoked.serialNumber, reason, revocationReason: revoked.reason, notAfter: revoked.notAfter },
+    };
   },
 
   'GET /bundle': async (req) => {

@@ -19,7 +19,11 @@ const base = {
 };
 
 /** What started a policy sync (shared/policy-sync/deps.ts derives its Trigger type from this). */
-const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'GrantSetReplaced', 'reconcile']);
+/** ACM Private CA's RevocationReason values (RevokeCertificate). */
+export const REVOCATION_REASONS = ['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE'] as const;
+export type RevocationReasonName = (typeof REVOCATION_REASONS)[number];
+
+const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'GrantSetReplaced', 'SvidRevoked', 'reconcile']);
 
 const workload = z.object({
   id: z.string(),
@@ -85,9 +89,13 @@ export const eventSchemas = {
       workloadId: z.string(),
       spiffeId: z.string(),
       serialNumber: z.string().regex(/^[0-9a-f]+$/),
-      reason: z.enum(['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE']),
+      reason: z.enum(REVOCATION_REASONS),
+      notAfter: z.iso
+        .datetime()
+        .optional()
+        .describe('The certificate\'s NotAfter: every managed auth policy denies its sessions until then. Always set by Trellis now; absent on events published before it was added, which a redrive may still deliver (the policy sync then assumes the longest SVID lifetime, 7 days from occurredAt)'),
     })
-    .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (every certificate of a deleted workload, or one issued for a request that no longer applied, including one issued but never recorded and found in the CA listing where the CA offers one).'),
+    .describe('A certificate of a workload was revoked with ACM Private CA RevokeCertificate (POST /workloads/{id}/svid/revoke, every certificate of a deleted workload, or one issued for a request that no longer applied, including one issued but never recorded and found in the CA listing where the CA offers one). The policy sync records it and recompiles every managed service, whose auth policy then denies the sessions made with this certificate until notAfter.'),
   GrantChanged: z
     .object({
       ...base,

@@ -6,17 +6,22 @@
  * quota together; the sync then keeps the last policy that fit and emits PolicySyncFailed.
  */
 import { refuseOverQuota, type CompileSettings } from '../policy-sync/compile';
+import { deniedSerials, type RevocationStore } from '../policy-sync/revocations';
 import { canonicalGrant, validateGrantRules, type Grant, type GrantInput } from './model';
 import { getService, storeGrant, type GrantsDeps } from './service';
 
 export interface CreateGrantDeps extends GrantsDeps {
   compile: CompileSettings;
+  /** The revoked certificates' deny counts against the quota too. */
+  revocations?: RevocationStore;
+  now?: () => Date;
 }
 
 export async function createGrant(deps: CreateGrantDeps, input: GrantInput): Promise<Grant> {
   validateGrantRules(input, deps.trustDomain);
   const canonical = canonicalGrant(input);
   const service = await getService(deps, canonical.service);
-  refuseOverQuota(service, await deps.grants.allOfService(service.name), canonical, deps.compile);
+  const revoked = deps.revocations === undefined ? [] : await deniedSerials(deps.revocations, deps.now ? deps.now() : new Date());
+  refuseOverQuota(service, await deps.grants.allOfService(service.name), canonical, deps.compile, revoked);
   return storeGrant(deps, canonical);
 }

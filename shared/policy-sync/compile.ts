@@ -35,9 +35,19 @@ export interface TooLarge {
 
 export type Compilation = { ok: true; compiled: CompiledPolicy } | { ok: false; tooLarge: TooLarge };
 
-/** Compiles a service's grants; over the size limit it reports the size, the limit and the compiler's suggestions. */
-export function compileService(grants: readonly CompilableGrant[], serviceArn: string, settings: CompileSettings): Compilation {
-  const options = { serviceArn, principalArn: settings.principalArn, trustDomain: settings.trustDomain, ...(settings.issuerOu ? { issuerOu: settings.issuerOu } : {}) };
+/**
+ * Compiles a service's grants, plus the deny for the sessions of the revoked, unexpired certificates
+ * (`revokedSerials`, counted against the size limit like any statement); over the size limit it
+ * reports the size, the limit and the compiler's suggestions.
+ */
+export function compileService(grants: readonly CompilableGrant[], serviceArn: string, settings: CompileSettings, revokedSerials: readonly string[] = []): Compilation {
+  const options = {
+    serviceArn,
+    principalArn: settings.principalArn,
+    trustDomain: settings.trustDomain,
+    ...(settings.issuerOu ? { issuerOu: settings.issuerOu } : {}),
+    ...(revokedSerials.length > 0 ? { revokedSerials } : {}),
+  };
   const limit = settings.maxBytes ?? DEFAULT_MAX_POLICY_BYTES;
   const input = grants.map(toCompilerGrant);
   try {
@@ -58,8 +68,14 @@ export function compileService(grants: readonly CompilableGrant[], serviceArn: s
  * still cross the quota together; the sync then keeps the last policy that fit and emits
  * PolicySyncFailed.)
  */
-export function refuseOverQuota(service: { name: string; arn: string }, grants: readonly CompilableGrant[], grant: Omit<CompilableGrant, 'id'>, settings: CompileSettings): void {
-  const compilation = compileService([...grants, { ...grant, id: 'candidate' }], service.arn, settings);
+export function refuseOverQuota(
+  service: { name: string; arn: string },
+  grants: readonly CompilableGrant[],
+  grant: Omit<CompilableGrant, 'id'>,
+  settings: CompileSettings,
+  revokedSerials: readonly string[] = [],
+): void {
+  const compilation = compileService([...grants, { ...grant, id: 'candidate' }], service.arn, settings, revokedSerials);
   if (compilation.ok) return;
   const { bytes, limit, suggestions } = compilation.tooLarge;
   throw new TrellisError(

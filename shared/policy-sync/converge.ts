@@ -25,6 +25,10 @@
  * stale policy and overwrites it. Either way the last put compiles the final grant table. An
  * iteration that does not put cannot overwrite anything, so it stops at once. Iterations are
  * bounded; past the bound the invocation fails and EventBridge retries it.
+ *
+ * Revocations take the same path: the revocations table is one more input read after v, and a
+ * recorded revocation bumps every managed service (shared/policy-sync/revocation-sync.ts), so the
+ * argument above covers them as it covers grant writes.
  */
 import { TrellisError } from '../errors';
 import type { StoredService } from '../grants/model';
@@ -32,6 +36,7 @@ import type { CompiledPolicy } from '../policy/compiler';
 import { canonicalPolicy, type AppliedPolicy } from './auth-policies';
 import { compileService, sha256, type TooLarge } from './compile';
 import { clock, type PolicyDeps } from './deps';
+import { deniedSerials } from './revocations';
 
 export type ConvergeResult =
   | {
@@ -64,7 +69,9 @@ export async function convergeService(deps: PolicyDeps, name: string, options: {
     first ??= service;
     const version = service.desiredVersion ?? 0;
     const grants = await deps.grants.allOfService(name);
-    const compilation = compileService(grants, service.arn, deps.compile);
+    // Read after desiredVersion, like the grants: a revocation recorded before its bump is seen.
+    const revoked = deps.revocations === undefined ? [] : await deniedSerials(deps.revocations, clock(deps));
+    const compilation = compileService(grants, service.arn, deps.compile, revoked);
     if (!compilation.ok) {
       const { tooLarge } = compilation;
       await deps.services.recordFailure(name, { outcome: 'failed', version, at: clock(deps).toISOString(), code: tooLarge.code, message: tooLarge.message, bytes: tooLarge.bytes, limit: tooLarge.limit });

@@ -2,7 +2,7 @@
  * What the policy sync use cases take (the grants' dependencies, the Lattice seam, the bus, the
  * compile settings), and their production wiring: one client per process, from configuration.
  */
-import { eventBridge, vpcLattice } from '../aws/clients';
+import { dynamoDocumentClient, eventBridge, vpcLattice } from '../aws/clients';
 import { setting } from '../config';
 import { EventBridgePublisher } from '../events/publisher';
 import { grantsDeps } from '../grants/deps';
@@ -12,11 +12,14 @@ import type { EventPublisher } from '../events/publisher';
 import type { GrantsDeps } from '../grants/service';
 import type { AuthPolicies } from './auth-policies';
 import type { CompileSettings } from './compile';
+import { DynamoRevocationStore, type RevocationStore } from './revocations';
 
 export interface PolicyDeps extends GrantsDeps {
   policies: AuthPolicies;
   publisher: EventPublisher;
   compile: CompileSettings;
+  /** Revoked, unexpired certificates: every compiled policy denies their sessions. None when absent. */
+  revocations?: RevocationStore;
   /** Bound on iterations of one sync (default 25). */
   maxIterations?: number;
 }
@@ -30,6 +33,7 @@ export function policyDeps(): PolicyDeps {
   return {
     ...grantsDeps(),
     policies: new LatticeAuthPolicies(vpcLattice()),
+    revocations: new DynamoRevocationStore(dynamoDocumentClient(), setting('REVOCATIONS_TABLE')),
     publisher: new EventBridgePublisher(eventBridge(), setting('EVENT_BUS_NAME')),
     compile: {
       principalArn: setting('WORKLOAD_ROLE_ARN'),

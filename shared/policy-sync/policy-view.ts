@@ -7,7 +7,8 @@
 import { grantRevision, type StoredGrant, type StoredService } from '../grants/model';
 import { canonicalPolicy, type AppliedPolicy } from './auth-policies';
 import { compileService, type Compilation } from './compile';
-import type { PolicyDeps } from './deps';
+import { clock, type PolicyDeps } from './deps';
+import { deniedSerials } from './revocations';
 
 export type PolicyState = 'in-sync' | 'pending' | 'drifted' | 'failed';
 
@@ -40,7 +41,8 @@ export interface PolicySnapshot {
 
 export async function readPolicySnapshot(deps: PolicyDeps, service: StoredService): Promise<PolicySnapshot> {
   const grants = await deps.grants.allOfService(service.name);
-  const compilation = compileService(grants, service.arn, deps.compile);
+  const revoked = deps.revocations === undefined ? [] : await deniedSerials(deps.revocations, clock(deps));
+  const compilation = compileService(grants, service.arn, deps.compile, revoked);
   const applied = await deps.policies.get(service.arn);
   const desiredVersion = service.desiredVersion ?? 0;
   let state: PolicyState;

@@ -10,7 +10,8 @@ import { logger } from '../logger';
 import { canonicalPolicy, type AppliedPolicy } from './auth-policies';
 import { sha256 } from './compile';
 import { convergeService, type ConvergeResult } from './converge';
-import type { PolicyDeps } from './deps';
+import { clock, type PolicyDeps } from './deps';
+import { dropExpired } from './revocations';
 import { errorCode, errorText, failedEvent } from './sync-failed';
 
 export type DriftFinding = 'missing' | 'changed-outside-trellis' | 'behind-grants';
@@ -75,9 +76,17 @@ export async function reconcileService(deps: PolicyDeps, name: string): Promise<
   return summary;
 }
 
-/** The scheduled reconcile: every managed service, `concurrency` at a time. */
+/**
+ * The scheduled reconcile: drops the revoked certificates past notAfter (their deny entries leave
+ * every policy: an expired certificate gets no session), then every managed service, `concurrency`
+ * at a time.
+ */
 export async function reconcileAll(deps: PolicyDeps, options: { concurrency?: number } = {}): Promise<ReconcileSummary> {
   await ensureConfiguredServices(deps);
+  if (deps.revocations !== undefined) {
+    const dropped = await dropExpired(deps.revocations, clock(deps));
+    if (dropped.length > 0) logger.info('expired revoked certificates dropped from the auth policies', { serials: dropped });
+  }
   const names = (await deps.services.all()).map((s) => s.name).sort();
   const summary: ReconcileSummary = { services: names.length, inSync: 0, repaired: [], failed: [] };
   let next = 0;

@@ -30,6 +30,18 @@
  * to, and a deny narrowed to the stage's role would be weaker, never stronger (any other principal
  * is denied anyway, by the absence of an Allow). IAM lets an applying Deny win over every Allow.
  *
+ * Revoked certificates (`revokedSerials`) become ONE more statement, `DenyRevokedSessions`: Deny
+ * vpc-lattice-svcs:Invoke, Principal "*", Resource "<serviceArn>/*", StringLike aws:userid
+ * "*:<serial>" for each serial. IAM Roles Anywhere names the role session after the certificate's
+ * serial (lowercase hex), and for a role session aws:userid is "<role unique id>:<session name>"
+ * (docs/aws-behaviour.md, "VPC Lattice auth policies › Identifying a revoked certificate's
+ * sessions"): the deny hits exactly the sessions made with a revoked certificate, not other
+ * certificates of the same SPIFFE ID. The leading `*` stands for the role id, which the stage need
+ * not know; a deny can only ever narrow access, so matching any role's session of that name is
+ * safe. Serials are lowercase hex (validated), so they can carry no wildcard of their own. The deny
+ * statement is emitted (and counted against the size quota) whenever there is an allow for it to
+ * narrow; with no allow left the policy is DENY_ALL_POLICY, which already refuses every session.
+ *
  * Canonical output: the same grants in any order give byte-identical JSON. Identical grants are
  * merged; a grant covered by another single grant — an exact ID under a prefix grant, or a prefix
  * under a broader prefix, with the same or fewer methods and paths — is dropped and reported in
@@ -75,6 +87,8 @@ export interface CompileOptions {
   issuerOu?: string;
   /** Default {@link DEFAULT_MAX_POLICY_BYTES}. */
   maxBytes?: number;
+  /** Serials (lowercase hex) of revoked, not yet expired certificates: their sessions are denied. */
+  revokedSerials?: readonly string[];
 }
 
 export interface CompiledPolicy {
@@ -109,7 +123,13 @@ export const CONDITION_KEYS = {
   issuerOu: 'aws:PrincipalTag/x509Issuer/OU',
   method: 'vpc-lattice-svcs:RequestMethod',
   path: 'vpc-lattice-svcs:RequestPath',
+  userId: 'aws:userid',
 } as const;
+
+/** The Sid of the statement that denies the sessions of revoked certificates. */
+export const REVOKED_SESSIONS_SID = 'DenyRevokedSessions';
+/** A certificate serial as ACM Private CA and Roles Anywhere spell it: lowercase hex (RevokeCertificate allows up to 128 characters). */
+const SERIAL_HEX = /^[0-9a-f]{1,128}$/;
 
 const METHOD_SET = new Set(HTTP_METHODS);
 /** RFC 3986 `pchar` and "/", without `*` and `$` (wildcard, policy variable); `?` and `#` end a path anyway. */
@@ -293,6 +313,11 @@ function validateOptions(options: CompileOptions): void {
   if (max !== undefined && !(typeof max === 'number' && max > 0)) {
     details.push({ field: 'maxBytes', rule: 'positive', message: 'maxBytes is a positive number' });
   }
+  (options.revokedSerials ?? []).forEach((serial, i) => {
+    if (typeof serial !== 'string' || !SERIAL_HEX.test(serial)) {
+      details.push({ field: `revokedSerials[${i}]`, rule: 'serial-hex', message: 'a certificate serial is 1-128 lowercase hex digits' });
+    }
+  });
   if (details.length > 0) {
     throw new TrellisError('InvalidCompileOptions', 500, `invalid auth policy compiler options: ${details.map((d) => d.field).join(', ')}`, { details });
   }
@@ -469,6 +494,30 @@ function statementJson(shape: StatementShape, options: CompileOptions): Json {
   };
 }
 
+/** The deny for the sessions of revoked certificates (see the file comment). */
+function revokedSessionsStatement(serials: readonly string[], options: CompileOptions): Json {
+  for (const serial of serials) {
+    if (!SERIAL_HEX.test(serial)) throw new Error(`compilePolicy: unsafe serial ${JSON.stringify(serial)} reached the emitter`);
+  }
+  return {
+    Sid: REVOKED_SESSIONS_SID,
+    Effect: 'Deny',
+    Principal: '*',
+    Action: INVOKE_ACTION,
+    Resource: `${options.serviceArn}/*`,
+    Condition: { StringLike: { [CONDITION_KEYS.userId]: oneOrMany(serials.map(revokedSessionPattern)) } },
+  };
+}
+
+/** The aws:userid pattern of every session made with the certificate of this serial. */
+export const revokedSessionPattern = (serial: string): string => `*:${serial}`;
+
+/** What the revoked serials add to a policy, in bytes: the statement when there is one. */
+function revokedBytes(serials: readonly string[]): number {
+  if (serials.length === 0) return 0;
+  return serials.reduce((sum, serial) => sum + Buffer.byteLength(JSON.stringify(revokedSessionPattern(serial)), 'utf8') + 1, 0);
+}
+
 /**
  * The policy for a service nobody may call. Lattice with AWS_IAM auth and no policy denies
  * everything too, but an explicit Deny is the better artifact: PutAuthPolicy needs a document (and
@@ -520,16 +569,35 @@ export function compilePolicy(grants: readonly Grant[], options: CompileOptions)
     return { policy: DENY_ALL_POLICY, bytes: Buffer.byteLength(DENY_ALL_POLICY, 'utf8'), statements: 1, droppedAsCovered: dropped, statementGrants: { DenyAll: [] } };
   }
   const shapes = groupStatements(kept);
-  const policy = canonicalJson({ Version: '2012-10-17', Statement: shapes.map((s) => statementJson(s, options)) });
+  const revoked = uniqueSorted(options.revokedSerials ?? []);
+  const statements = shapes.map((s) => statementJson(s, options));
+  if (revoked.length > 0) statements.push(revokedSessionsStatement(revoked, options));
+  statements.sort((a, b) => {
+    const sa = (a as { Sid: string }).Sid;
+    const sb = (b as { Sid: string }).Sid;
+    return sa < sb ? -1 : sa > sb ? 1 : 0;
+  });
+  const policy = canonicalJson({ Version: '2012-10-17', Statement: statements });
   const bytes = Buffer.byteLength(policy, 'utf8');
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_POLICY_BYTES;
   if (bytes > maxBytes) {
     throw new TrellisError(
       'PolicyTooLarge',
       422,
-      `the compiled auth policy is ${bytes} bytes, over the ${maxBytes}-byte Lattice auth policy limit; replace exact grants with prefix grants`,
-      { details: prefixSuggestions(kept) },
+      `the compiled auth policy is ${bytes} bytes, over the ${maxBytes}-byte Lattice auth policy limit; replace exact grants with prefix grants${revoked.length > 0 ? ` (${revoked.length} revoked certificates take ${revokedBytes(revoked)} bytes until they expire)` : ''}`,
+      {
+        details: [
+          ...prefixSuggestions(kept),
+          ...(revoked.length > 0 ? [{ field: 'revokedSerials', rule: 'revoked-certificates', message: `${revoked.length} revoked, unexpired certificates are denied in this policy (${revokedBytes(revoked)} bytes)` }] : []),
+        ],
+      },
     );
   }
-  return { policy, bytes, statements: shapes.length, droppedAsCovered: dropped, statementGrants: Object.fromEntries(shapes.map((s) => [s.sid, s.ids])) };
+  return {
+    policy,
+    bytes,
+    statements: statements.length,
+    droppedAsCovered: dropped,
+    statementGrants: { ...Object.fromEntries(shapes.map((s) => [s.sid, s.ids])), ...(revoked.length > 0 ? { [REVOKED_SESSIONS_SID]: [] } : {}) },
+  };
 }

@@ -11,6 +11,8 @@ import { backoffDelayMs } from './backoff';
 import { clock, pause, tuningOf, type IssuerDeps, type PcaDeps } from './deps';
 import type { Failure } from './end-request';
 import { classifyPcaError, pcaErrorMessage, pcaErrorName, type PemWithChain } from './pca-client';
+import { parseCertificateChain } from './x509-svid';
+import { TTL_MAX_SECONDS } from '../workloads/model';
 
 type SvidRequested = EventDetail<'SvidRequested'>;
 
@@ -119,6 +121,23 @@ export async function revokeWithRetries(deps: PcaDeps, serialHex: string, reason
   }
 }
 
+/**
+ * A revoked certificate's NotAfter, for SvidRevoked (the auth policies deny its sessions until
+ * then): read back from the CA (GetCertificate by its ARN, `<CA ARN>/certificate/<serial>`). When
+ * the CA cannot say, the longest SVID lifetime from now bounds it: a deny kept too long only costs
+ * policy bytes, one dropped too early would let the certificate's sessions back in.
+ */
+export async function certificateNotAfter(deps: PcaDeps, serialHex: string): Promise<string> {
+  try {
+    const { certificatePem } = await deps.ca.pca.getCertificate(`${deps.ca.pca.caArn}/certificate/${serialHex}`);
+    const [leaf] = parseCertificateChain(certificatePem);
+    if (leaf !== undefined) return leaf.notAfter.toISOString();
+  } catch (error) {
+    logger.warn('could not read a revoked certificate back from the CA; assuming the longest SVID lifetime', { serialHex, error: pcaErrorMessage(error) });
+  }
+  return new Date(clock(deps).getTime() + TTL_MAX_SECONDS * 1000).toISOString();
+}
+
 /** Revokes a certificate no request will store, and returns the SvidRevoked event to announce it. */
 export async function abandonCertificate(deps: PcaDeps, request: SvidRequested, serialHex: string | undefined, reason: RevocationReason): Promise<PendingEvent[]> {
   if (serialHex === undefined) return [];
@@ -127,5 +146,6 @@ export async function abandonCertificate(deps: PcaDeps, request: SvidRequested, 
     return 'skipped' as const;
   });
   if (result === 'skipped') return [];
-  return [pendingEvent('SvidRevoked', { workloadId: request.workloadId, spiffeId: request.spiffeId, serialNumber: serialHex, reason }, clock(deps))];
+  const notAfter = await certificateNotAfter(deps, serialHex);
+  return [pendingEvent('SvidRevoked', { workloadId: request.workloadId, spiffeId: request.spiffeId, serialNumber: serialHex, reason, notAfter }, clock(deps))];
 }

@@ -6,7 +6,7 @@ import { pendingEvent, type EventDetail } from '../events/catalog';
 import { logger } from '../logger';
 import { clock, tuningOf, type PcaDeps } from './deps';
 import { flush, publishDirectly } from './end-request';
-import { revokeWithRetries } from './pca-retries';
+import { certificateNotAfter, revokeWithRetries } from './pca-retries';
 
 type WorkloadDeleted = EventDetail<'WorkloadDeleted'>;
 
@@ -29,9 +29,11 @@ export async function revokeWorkloadSvids(deps: PcaDeps, deleted: WorkloadDelete
     if ((await revokeWithRetries(deps, serial, 'CESSATION_OF_OPERATION')) !== 'skipped') revoked.push(serial);
   }
   if (revoked.length === 0) return { revoked };
-  const events = revoked.map((serialNumber) =>
-    pendingEvent('SvidRevoked', { workloadId: deleted.workloadId, spiffeId: deleted.spiffeId, serialNumber, reason: 'CESSATION_OF_OPERATION' }, now),
-  );
+  const events = [];
+  for (const serialNumber of revoked) {
+    const notAfter = await certificateNotAfter(deps, serialNumber);
+    events.push(pendingEvent('SvidRevoked', { workloadId: deleted.workloadId, spiffeId: deleted.spiffeId, serialNumber, reason: 'CESSATION_OF_OPERATION', notAfter }, now));
+  }
   const stored = await deps.svids.recordRevoked(deleted.workloadId, deleted.occurredAt, revoked, events, now);
   if (stored) await flush(deps, stored);
   else await publishDirectly(deps, events);

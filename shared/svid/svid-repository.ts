@@ -232,6 +232,24 @@ export class SvidRepository {
     });
   }
 
+  /**
+   * Records the revocation of the workload's CURRENT SVID (serial `serial`): the SVID is dropped
+   * (no renewal of a revoked certificate; GET shows the revocation as the request's failure), the
+   * serial joins revokedSerials, the events go to the outbox. Undefined when the item no longer
+   * holds that SVID (renewed or deleted meanwhile).
+   */
+  async recordCurrentRevoked(workloadId: string, serial: string, failure: SvidFailure, events: PendingEvent[], now: Date): Promise<SvidState | undefined> {
+    const outbox = SvidRepository.withEvents(events, now);
+    return this.update({
+      workloadId,
+      set: ['#status = :failed', 'failure = :failure', ...outbox.set],
+      remove: ['svid', 'dueShard', 'dueAt'],
+      add: ['revokedSerials :serials'],
+      condition: 'svid.serialNumber = :serial',
+      values: { ':failed': 'failed', ':failure': failure, ':serial': serial, ':serials': new Set([serial]), ...outbox.values },
+    });
+  }
+
   /** Keys of the items due for the renewer at `now`, a page at a time. */
   async due(now: Date, startKey?: Record<string, unknown>): Promise<{ items: { workloadId: string; dueAt: string }[]; lastKey?: Record<string, unknown> }> {
     const out = await this.db.send(
