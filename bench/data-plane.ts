@@ -133,7 +133,6 @@ export async function run(): Promise<BenchSection> {
       credentials: standIns.rolesAnywhere.credentials,
       trustBundle: () => [standIns.acmPca.caCertificatePem],
       roleArn: LOCAL_IDENTITY.workloadRoleArn,
-      isRevoked: (cert) => standIns.acmPca.isRevoked(cert.serialNumber),
       stateDir,
       services: { billing: 'billing' },
       invoke: (_name, event) => billing(event, lambdaContext('billing')),

@@ -105,13 +105,12 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
   }
 }
 
-/** What the Lattice data plane needs from the stand-ins: the auth policies, the sessions, the trust bundle, revocation. */
+/** What the Lattice data plane needs from the stand-ins: the auth policies, the sessions, the trust bundle. */
 export function dataPlaneIdentity(standIns: StandIns) {
   return {
     store: standIns.lattice.store,
     credentials: standIns.rolesAnywhere.credentials,
     trustBundle: () => [standIns.acmPca.caCertificatePem],
     roleArn: LOCAL_IDENTITY.workloadRoleArn,
-    isRevoked: (cert: { serialNumber: string }) => standIns.acmPca.isRevoked(cert.serialNumber),
   };
 }

@@ -21,7 +21,7 @@ import { ANONYMOUS_PRINCIPAL } from '../../shared/policy/evaluator';
 import { parseSpiffeId } from '../../shared/spiffe/spiffe-id';
 import { readSanNames } from '../../shared/svid/san';
 import { checkCertificate } from '../roles-anywhere/certificate-checks';
-import { sessionPrincipalFor, type CredentialStore } from '../roles-anywhere/credentials';
+import { roleIdFor, sessionPrincipalFor, type CredentialStore } from '../roles-anywhere/credentials';
 import { sigV4PartsFromIncoming, verifySigV4Request } from '../roles-anywhere/sigv4-verify';
 
 
@@ -34,6 +34,8 @@ export interface Caller {
   /** The role the session belongs to (aws:PrincipalArn); absent for anonymous callers. */
   roleArn?: string;
   sessionName?: string;
+  /** aws:userid of the session: `<role unique id>:<session name>` (the session name is the certificate serial). */
+  userId?: string;
   /** Principal tags (aws:PrincipalTag/<key>). */
   tags: Record<string, string>;
 }
@@ -50,7 +52,6 @@ export interface AuthenticatorOptions {
   /** The stage's Roles Anywhere workload role: mTLS callers are sessions of it. */
   roleArn: string;
   now: () => Date;
-  isRevoked?: (certificate: X509Certificate) => boolean;
 }
 
 interface VerifiedConnection {
@@ -97,8 +98,9 @@ function svidProblem(leaf: X509Certificate): string | undefined {
 export class Authenticator {
   /**
    * mTLS verification is per connection (the certificate cannot change on it): the result is kept
-   * while the trust bundle is unchanged and the certificates are within their validity; revocation is
-   * asked again on every request.
+   * while the trust bundle is unchanged and the certificates are within their validity. Revocation
+   * is the auth policy's business, evaluated on every request (its deny on aws:userid), exactly as
+   * for SigV4 callers: no separate revocation check.
    */
   private readonly connections = new WeakMap<TLSSocket, VerifiedConnection>();
 
@@ -124,7 +126,14 @@ export class Authenticator {
     const { session } = verified;
     return {
       ok: true,
-      caller: { authenticatedBy: 'sigv4', principal: session.principalArn, roleArn: session.roleArn, sessionName: session.sessionName, tags: session.tags },
+      caller: {
+        authenticatedBy: 'sigv4',
+        principal: session.principalArn,
+        roleArn: session.roleArn,
+        sessionName: session.sessionName,
+        userId: session.assumedRoleId,
+        tags: session.tags,
+      },
     };
   }
 
@@ -133,10 +142,7 @@ export class Authenticator {
     const bundlePems = this.options.trustBundle();
     const bundle = bundlePems.join('\n');
     const cached = this.connections.get(socket);
-    if (cached !== undefined && cached.bundle === bundle && cached.validFrom <= now && now <= cached.validUntil) {
-      if (this.options.isRevoked?.(cached.leaf) === true) return refuse('mtls', 'revoked', `the client certificate ${cached.leaf.serialNumber} is revoked`);
-      return cached.result;
-    }
+    if (cached !== undefined && cached.bundle === bundle && cached.validFrom <= now && now <= cached.validUntil) return cached.result;
 
     const chain = peerChain(socket);
     const [leafDer, ...rest] = chain;
@@ -154,7 +160,6 @@ export class Authenticator {
       intermediates,
       anchors: bundlePems,
       now: new Date(now),
-      ...(this.options.isRevoked === undefined ? {} : { isRevoked: this.options.isRevoked }),
     });
     let result: AuthResult;
     if (!trust.ok) {
@@ -167,7 +172,14 @@ export class Authenticator {
         const session = sessionPrincipalFor(this.options.roleArn, leaf);
         result = {
           ok: true,
-          caller: { authenticatedBy: 'mtls', principal: session.principalArn, roleArn: session.roleArn, sessionName: session.sessionName, tags: session.tags },
+          caller: {
+            authenticatedBy: 'mtls',
+            principal: session.principalArn,
+            roleArn: session.roleArn,
+            sessionName: session.sessionName,
+            userId: `${roleIdFor(session.roleArn)}:${session.sessionName}`,
+            tags: session.tags,
+          },
         };
       }
     }

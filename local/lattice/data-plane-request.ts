@@ -61,7 +61,8 @@ const accountOfArn = (arn: string): string | undefined => arn.split(':')[4];
  * compares them case-insensitively):
  * - aws:PrincipalArn = the ROLE ARN for a role session (what the compiler conditions on),
  *   aws:PrincipalType (AssumedRole / Anonymous), aws:PrincipalAccount, aws:PrincipalTag/<key>,
- *   aws:SourceIp, aws:SecureTransport;
+ *   aws:userid (`<role id>:<session name>`, the session name being the certificate serial: what the
+ *   deny of a revoked certificate conditions on), aws:SourceIp, aws:SecureTransport;
  * - vpc-lattice-svcs:RequestMethod, RequestPath, RequestHeader/<name> (a string; repeated headers
  *   joined with ", " as HTTP allows), RequestQueryString/<key> (ArrayOfString), ServiceArn, Port
  *   (the local listener's port, where AWS would say 443), and ServiceNetworkArn, SourceVpc,
@@ -81,6 +82,7 @@ export function evaluationRequest(caller: Caller, service: ServiceFacts, request
   } else {
     context['aws:PrincipalArn'] = caller.roleArn;
     context['aws:PrincipalType'] = 'AssumedRole';
+    if (caller.userId !== undefined) context['aws:userid'] = caller.userId;
     const account = accountOfArn(caller.roleArn);
     if (account !== undefined) context['aws:PrincipalAccount'] = account;
   }

@@ -19,7 +19,6 @@
 import { closeServer, listen, readBody } from '../http-server';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { X509Certificate } from '../../shared/x509';
 import { evaluatePolicy, PolicyDocumentError, type EvaluationResult } from '../../shared/policy/evaluator';
 import type { LatticeEventV2 } from '../../shared/lattice/target-event';
 import type { CredentialStore } from '../roles-anywhere/credentials';
@@ -61,7 +60,6 @@ export interface StartDataPlaneOptions {
   stateDir: string;
   /** Clock for SigV4 dates, credential expiry and certificate validity (tests inject a fake one). */
   now?: () => Date;
-  isRevoked?: (certificate: X509Certificate) => boolean;
   serviceNetworkArn?: string;
   sourceVpcArn?: string;
   /** true: JSON lines on stderr; a function receives each entry instead. Off by default. */
@@ -109,7 +107,6 @@ export async function startDataPlane(options: StartDataPlaneOptions): Promise<Da
     trustBundle: options.trustBundle,
     roleArn: options.roleArn,
     now,
-    ...(options.isRevoked === undefined ? {} : { isRevoked: options.isRevoked }),
   });
 
   const serviceFacts = (record: ServiceRecord): ServiceFacts => ({

@@ -18,19 +18,25 @@ export interface SessionCall {
   callerUri: string;
   method: string;
   path: string;
+  /** The role session name: Roles Anywhere uses the certificate serial (lowercase hex). Default: a name no certificate has. */
+  sessionName?: string;
 }
 
 /** Roles Anywhere names the session after the certificate serial; any name matches a role principal the same way. */
 const SESSION_NAME = 'trellis-explain';
+/** A role unique id ("AROA" + 17 characters) standing for the stage role's: aws:userid is `<role id>:<session name>`. */
+const ROLE_ID = 'AROAEXPLAINTRELLIS000';
 
 export function roleSessionRequest(call: SessionCall): EvaluationRequest {
   const role = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(call.roleArn);
   if (!role) throw new Error(`roleSessionRequest: ${call.roleArn} is not a role ARN`);
   const [, partition, account, name] = role;
+  const session = call.sessionName ?? SESSION_NAME;
   const context: Record<string, ContextValue> = {
     [CONDITION_KEYS.principalArn]: call.roleArn,
     'aws:PrincipalType': 'AssumedRole',
     'aws:PrincipalAccount': account as string,
+    [CONDITION_KEYS.userId]: `${ROLE_ID}:${session}`,
     'aws:SecureTransport': true,
     [CONDITION_KEYS.sanUri]: call.callerUri,
     [CONDITION_KEYS.method]: call.method,
@@ -39,7 +45,7 @@ export function roleSessionRequest(call: SessionCall): EvaluationRequest {
   };
   if (call.issuerOu !== undefined) context[CONDITION_KEYS.issuerOu] = call.issuerOu;
   return {
-    principal: `arn:${partition as string}:sts::${account as string}:assumed-role/${name as string}/${SESSION_NAME}`,
+    principal: `arn:${partition as string}:sts::${account as string}:assumed-role/${name as string}/${session}`,
     action: INVOKE_ACTION,
     resource: `${call.serviceArn}${call.path}`,
     context,
