@@ -12,3 +12,4 @@ export * from './session-cache';
 export * from './from-svid';
 export * from './api-client';
 export * from './svid-agent';
+export * from './session-duration';

@@ -17,6 +17,7 @@ import { WorkloadEdgeError } from './edge-error';
 import { createSession as realCreateSession, RolesAnywhereError, type CreateSessionInput, type SessionCredentials } from './roles-anywhere-signer';
 import { writeFileAtomic } from './svid-files';
 import { loadSvidMaterial, type SvidMaterial } from './svid-material';
+import { capExpiration, sessionDurationFor } from './session-duration';
 import { SESSION_REFRESH_MARGIN_MS, type RolesAnywhereSettings } from './workload';
 
 export type CreateSessionFn = (input: CreateSessionInput) => Promise<SessionCredentials>;
@@ -179,8 +180,10 @@ export function explainCreateSessionError(error: unknown, context: { settings: P
 /** CreateSession with the SVID material; refusals become WorkloadEdgeErrors that name what to check. */
 export async function createSessionFor(material: SvidMaterial, settings: RolesAnywhereSettings, options: { createSession?: CreateSessionFn; now?: () => Date } = {}): Promise<SessionCredentials> {
   const create = options.createSession ?? realCreateSession;
+  // Never longer than the certificate's remaining life (see session-duration.ts).
+  const durationSeconds = sessionDurationFor(material.notAfter, options.now ? options.now() : new Date(), settings.durationSeconds);
   try {
-    return await create({
+    const credentials = await create({
       endpoint: settings.endpoint,
       region: settings.region,
       trustAnchorArn: settings.trustAnchorArn,
@@ -189,10 +192,11 @@ export async function createSessionFor(material: SvidMaterial, settings: RolesAn
       certificatePem: material.certificatePem,
       chainPems: material.chainPems,
       privateKey: material.privateKey,
-      ...(settings.durationSeconds === undefined ? {} : { durationSeconds: settings.durationSeconds }),
+      ...(durationSeconds === undefined ? {} : { durationSeconds }),
       ...(settings.ca === undefined ? {} : { ca: settings.ca }),
       ...(options.now === undefined ? {} : { signingDate: options.now() }),
     });
+    return capExpiration(credentials, material.notAfter);
   } catch (error) {
     throw explainCreateSessionError(error, { settings, material });
   }

@@ -12,6 +12,7 @@ import { createCsr, generateKeyPair, type KeyAlgorithm } from './keys';
 import { mtlsFetch } from './mtls-request';
 import { createSession, type SessionCredentials } from './roles-anywhere-signer';
 import { signedFetch } from './sigv4-request';
+import { capExpiration, certificateNotAfter, sessionDurationFor } from './session-duration';
 
 export interface RolesAnywhereSettings {
   /** https://rolesanywhere.<region>.amazonaws.com, or the local stand-in's endpoint. */
@@ -80,7 +81,10 @@ export class Workload {
       return current.credentials;
     }
     const { svid } = this;
-    const credentials = await createSession({
+    // Never longer than the certificate's remaining life (see session-duration.ts).
+    const notAfter = certificateNotAfter(svid.certificatePem);
+    const durationSeconds = sessionDurationFor(notAfter, this.now(), settings.durationSeconds);
+    const created = await createSession({
       endpoint: settings.endpoint,
       region: settings.region,
       trustAnchorArn: settings.trustAnchorArn,
@@ -89,10 +93,11 @@ export class Workload {
       certificatePem: svid.certificatePem,
       ...(svid.chainPems === undefined ? {} : { chainPems: svid.chainPems }),
       privateKey: this.keys.privateKey,
-      ...(settings.durationSeconds === undefined ? {} : { durationSeconds: settings.durationSeconds }),
+      ...(durationSeconds === undefined ? {} : { durationSeconds }),
       ...(settings.ca === undefined ? {} : { ca: settings.ca }),
       signingDate: this.now(),
     });
+    const credentials = capExpiration(created, notAfter);
     this.session = { settings, credentials };
     return credentials;
   }

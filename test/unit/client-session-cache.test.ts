@@ -286,3 +286,39 @@ describe('fromSvid (SDK v3 credential provider)', () => {
     expect(fake.calls).toHaveLength(1);
   });
 });
+
+describe('sessions never outlive their certificate', () => {
+  it('asks for the certificate\'s remaining life when it is shorter than the profile default, and trusts the session no longer', async () => {
+    // 40 minutes of the SVID left at T0.
+    const short = await makeSvid(ca, { notBefore: new Date(T0.getTime() - HOUR), notAfter: new Date(T0.getTime() + 40 * MINUTE) });
+    const svidDir = join(root, `short-${++n}`);
+    await writeSvidDir(svidDir, short, ca);
+    const clock = { now: T0 };
+    const fake = fakeCreateSession(clock);
+    const result = await sessionForSvidDir({ svidDir, cacheDir: join(svidDir, '..', `cache-${n}`), settings, now: () => clock.now, createSession: fake.create });
+    expect(fake.calls[0]?.durationSeconds).toBe(40 * 60);
+    expect(result.credentials.expiration.getTime()).toBe(T0.getTime() + 40 * MINUTE);
+  });
+
+  it('keeps an explicit duration shorter than the remaining life, and caps a longer one', async () => {
+    const { sessionDurationFor } = await import('@trellis/client');
+    const notAfter = new Date(T0.getTime() + 2 * HOUR);
+    expect(sessionDurationFor(notAfter, T0)).toBeUndefined();
+    expect(sessionDurationFor(notAfter, T0, 1800)).toBe(1800);
+    expect(sessionDurationFor(notAfter, T0, 43_200)).toBe(7200);
+    // Roles Anywhere's minimum is 900 s: with less left, 900 is asked and the expiration is capped instead.
+    expect(sessionDurationFor(new Date(T0.getTime() + 5 * MINUTE), T0)).toBe(900);
+  });
+
+  it('fromSvid asks for no more than the remaining life either', async () => {
+    const short = await makeSvid(ca, { notBefore: new Date(T0.getTime() - HOUR), notAfter: new Date(T0.getTime() + 20 * MINUTE) });
+    const svidDir = join(root, `short-${++n}`);
+    await writeSvidDir(svidDir, short, ca);
+    const clock = { now: T0 };
+    const fake = fakeCreateSession(clock);
+    const provider = fromSvid({ svidDir }, { ...settings, now: () => clock.now, createSession: fake.create });
+    const credentials = await provider();
+    expect(fake.calls[0]?.durationSeconds).toBe(20 * 60);
+    expect(credentials.expiration?.getTime()).toBe(T0.getTime() + 20 * MINUTE);
+  });
+});
