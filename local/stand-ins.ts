@@ -74,7 +74,6 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
       profileArn: LOCAL_IDENTITY.profileArn,
       trustAnchorArn: LOCAL_IDENTITY.trustAnchorArn,
       trustAnchors: () => [acmPca.caCertificatePem],
-      isRevoked: (cert) => acmPca.isRevoked(cert.serialNumber),
       log: options.log ?? false,
     });
     stops.push(() => rolesAnywhere.stop());

@@ -7,7 +7,8 @@
  * Path building uses @peculiar/x509 X509ChainBuilder (it matches issuer names and key IDs and
  * verifies each signature); the builder does not check validity periods, CA flags or whether the
  * path ends at a trust anchor, so those are checked here. Not checked locally: pathLenConstraint,
- * name constraints, policies, CRLs (an `isRevoked` hook covers revocation).
+ * name constraints, policies. Revocation is the caller's: CreateSession consults the CRLs imported
+ * into the trust anchor (crls.ts); the Lattice data plane, the auth policy.
  */
 import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, PemConverter, X509Certificate, X509ChainBuilder } from '../../shared/x509';
 
@@ -19,7 +20,6 @@ export interface CheckCertificateInput {
   /** Trust anchor PEMs (each entry may hold several certificates). */
   anchors: string[];
   now: Date;
-  isRevoked?: (cert: X509Certificate) => boolean;
 }
 
 const STRONG_HASHES = new Set(['SHA-256', 'SHA-384', 'SHA-512']);
@@ -83,7 +83,6 @@ export async function checkCertificate(input: CheckCertificateInput): Promise<Ce
       if (bc?.ca !== true) return { ok: false, message: `intermediate ${cert.subject} is not a CA certificate` };
       if (ku !== null && (ku.usages & KeyUsageFlags.keyCertSign) === 0) return { ok: false, message: `intermediate ${cert.subject} may not sign certificates` };
     }
-    if (input.isRevoked?.(cert) === true) return { ok: false, message: `certificate ${cert.serialNumber} is revoked` };
   }
 
   const warnings: string[] = [];

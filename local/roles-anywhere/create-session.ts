@@ -23,7 +23,8 @@ export interface CreateSessionConfig {
   now: () => Date;
   store: InMemoryCredentialStore;
   warn: (message: string, fields: Record<string, unknown>) => void;
-  isRevoked?: (cert: X509Certificate) => boolean;
+  /** The enabled imported CRL listing this certificate, if any (crls.ts). */
+  revokedBy?: (cert: X509Certificate) => { crlArn: string } | undefined;
 }
 
 export interface AwsAnswer {
@@ -72,9 +73,12 @@ export async function createSession(parts: SignedRequestParts, config: CreateSes
     intermediates: auth.intermediates,
     anchors: config.trustAnchors(),
     now,
-    ...(config.isRevoked === undefined ? {} : { isRevoked: config.isRevoked }),
   });
   if (!trust.ok) return accessDenied(`Untrusted certificate: ${trust.message}`);
+  // Revocation: only CRLs imported into the trust anchor and enabled count; Roles Anywhere asks no
+  // CA, CDP or OCSP responder. The exact error text AWS returns is unconfirmed (docs/aws-behaviour.md).
+  const crl = config.revokedBy?.(auth.leaf);
+  if (crl !== undefined) return accessDenied(`Untrusted certificate: certificate ${auth.leaf.serialNumber.toLowerCase()} is revoked (listed in ${crl.crlArn})`);
   for (const warning of trust.warnings) config.warn(warning, { serial: auth.leaf.serialNumber, issuer: auth.leaf.issuer });
 
   const body = parseBody(parts.body);

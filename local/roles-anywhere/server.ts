@@ -1,12 +1,13 @@
 /**
  * Local IAM Roles Anywhere: `POST /sessions` (CreateSession) over plain HTTP, one trust anchor,
- * one profile, one role. Credentials it issues go into `credentials`, which the local Lattice
+ * one profile, one role; the trust anchor's imported CRLs (ImportCrl, ListCrls, UpdateCrl,
+ * EnableCrl, DisableCrl: crls.ts), which CreateSession honours. Credentials it issues go into `credentials`, which the local Lattice
  * data plane reads (with verifySigV4Request) to authenticate SigV4 callers.
  */
 import { closeServer, listen, readBody } from '../http-server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { X509Certificate } from '../../shared/x509';
 import { createSession, type AwsAnswer } from './create-session';
+import { CrlStore } from './crls';
 import { InMemoryCredentialStore, parseRoleArn } from './credentials';
 
 export interface StartRolesAnywhereOptions {
@@ -27,8 +28,6 @@ export interface StartRolesAnywhereOptions {
   now?: () => Date;
   /** true: JSON lines to stderr; a function receives each entry instead. Off by default. */
   log?: boolean | ((entry: Record<string, unknown>) => void);
-  /** Revocation hook (e.g. the local ACM PCA's revoked serials). */
-  isRevoked?: (cert: X509Certificate) => boolean;
 }
 
 export interface RolesAnywhereHandle {
@@ -37,10 +36,13 @@ export interface RolesAnywhereHandle {
   port: number;
   region: string;
   credentials: InMemoryCredentialStore;
+  crls: CrlStore;
   stop(): Promise<void>;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** ImportCrl's crlData is at most 300,000 characters, base64 in JSON. */
+const MAX_CRL_BODY_BYTES = 512 * 1024;
 
 
 function answer(res: ServerResponse, result: AwsAnswer): void {
@@ -63,6 +65,14 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
     if (typeof options.log === 'function') options.log(entry);
     else if (options.log === true) process.stderr.write(`${JSON.stringify({ component: 'local-roles-anywhere', ...entry })}\n`);
   };
+  const crls = new CrlStore({
+    region,
+    accountId: options.accountId ?? role.accountId,
+    partition: role.partition,
+    trustAnchorArn: options.trustAnchorArn,
+    trustAnchors: options.trustAnchors,
+    now,
+  });
   const config = {
     region,
     accountId: options.accountId ?? role.accountId,
@@ -75,13 +85,28 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
     now,
     store,
     warn: (message: string, fields: Record<string, unknown>) => emit({ level: 'WARN', message, ...fields }),
-    ...(options.isRevoked === undefined ? {} : { isRevoked: options.isRevoked }),
+    revokedBy: (cert: Parameters<CrlStore['revokedBy']>[0]) => crls.revokedBy(cert),
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/crls' || path.startsWith('/crl/')) {
+      const raw = req.method === 'GET' || req.method === 'DELETE' ? undefined : await readBody(req, MAX_CRL_BODY_BYTES);
+      let body: Record<string, unknown> | undefined;
+      if (raw !== undefined && raw.length > 0) {
+        try {
+          const parsed: unknown = JSON.parse(Buffer.from(raw).toString('utf8'));
+          if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+        } catch {
+          body = undefined;
+        }
+      } else if (raw !== undefined) body = {};
+      const result = (await crls.handle(req.method ?? 'GET', path, body)) ?? { status: 404, errorType: 'ResourceNotFoundException', body: { message: `no route for ${path}` } };
+      emit({ level: result.status < 300 ? 'INFO' : 'WARN', message: 'CRL API', method: req.method, path, status: result.status });
+      return answer(res, result);
+    }
     if (path !== '/sessions') return answer(res, { status: 404, errorType: 'ResourceNotFoundException', body: { message: `no route for ${path}` } });
     if (req.method !== 'POST') return answer(res, { status: 405, errorType: 'MethodNotAllowedException', body: { message: 'use POST /sessions' } });
     const body = await readBody(req, MAX_BODY_BYTES);
@@ -104,6 +129,7 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
     port,
     region,
     credentials: store,
+    crls,
     stop: () => closeServer(server),
   };
 }
