@@ -9,6 +9,8 @@ export interface Ports {
   lattice: number;
   rolesAnywhere: number;
   sqs: number;
+  /** The S3 stand-in (the CA's CRL bucket): base + 16. */
+  s3: number;
   dataPlane: number;
 }
 
@@ -22,6 +24,7 @@ export const DEFAULT_PORTS: Ports = {
   lattice: 4030,
   rolesAnywhere: 4040,
   sqs: 4050,
+  s3: 4060,
   dataPlane: 4443,
 };
 
@@ -36,6 +39,7 @@ export function portsFromBase(base: number): Ports {
     lattice: base + 13,
     rolesAnywhere: base + 14,
     sqs: base + 15,
+    s3: base + 16,
     dataPlane: base + 20,
   };
 }

@@ -14,6 +14,7 @@ import { busNames, functionName, loadServerlessConfig, queueDefinitions, ruleDef
 import { startLocalSqs } from './sqs/local-sqs';
 import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
 import { cloudTrailToBus } from './lattice/cloudtrail';
+import { crlEventsToBus } from './acm-pca/crl-events';
 import { startDataPlane } from './lattice/data-plane';
 import { latticeTargetFunctions } from './lattice/data-plane-targets';
 import type { Ports } from './ports';
@@ -106,7 +107,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   try {
     // First: serverless.yml's local parameters name the local CA, whose ARN is known once it runs.
-    const standIns = await startStandIns({ stateDir, host, ports: { acmPca: ports.acmPca, lattice: ports.lattice, rolesAnywhere: ports.rolesAnywhere } });
+    const standIns = await startStandIns({ stateDir, host, ports: { acmPca: ports.acmPca, lattice: ports.lattice, rolesAnywhere: ports.rolesAnywhere, s3: ports.s3 } });
     stoppers.push(() => standIns.stop());
     Object.assign(process.env, standIns.env);
     log(`local ACM PCA (CA ${standIns.acmPca.caArn}), VPC Lattice and Roles Anywhere ready`);
@@ -169,6 +170,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stoppers.push(async () => {
       standIns.lattice.setCloudTrailSink(undefined);
       cloudTrail.destroy();
+    });
+    // The local CA's CRL generation events reach the default bus (the CRL import rule), as ACM Private CA's do.
+    const crlEvents = crlEventsToBus(bus.endpoint, region);
+    standIns.acmPca.setCrlEventSink(crlEvents.sink);
+    stoppers.push(async () => {
+      standIns.acmPca.setCrlEventSink(undefined);
+      crlEvents.destroy();
     });
 
     const env: NodeJS.ProcessEnv = {

@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { startAcmPca, type AcmPcaEmulator } from './acm-pca/acm-pca-emulator';
 import { startLatticeControlPlane, type LatticeEmulator } from './lattice/control-plane';
 import { startRolesAnywhere, type RolesAnywhereHandle } from './roles-anywhere/server';
+import { startLocalS3, type LocalS3 } from './s3/local-s3';
 
 export const LOCAL_ACCOUNT = '111122223333';
+/** The local CA's CRL bucket (serverless.yml param crlBucket of the local stage). */
+export const LOCAL_CRL_BUCKET = 'trellis-local-crl';
 export const LOCAL_REGION = 'us-east-1';
 /** The stage's workload role, trust anchor and profile (Roles Anywhere), as the template names them. */
 export const LOCAL_IDENTITY = {
@@ -30,12 +33,15 @@ export interface StandInPorts {
   acmPca?: number;
   lattice?: number;
   rolesAnywhere?: number;
+  s3?: number;
 }
 
 export interface StandIns {
   acmPca: AcmPcaEmulator;
   lattice: LatticeEmulator;
   rolesAnywhere: RolesAnywhereHandle;
+  /** The CA's CRL bucket, file-backed under the state dir (s3/). */
+  s3: LocalS3;
   /** Environment for the functions: SDK endpoints and the stage's identities. */
   env: Record<string, string>;
   endpoints: Record<string, string>;
@@ -46,6 +52,8 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
   const host = options.host ?? '127.0.0.1';
   const stops: (() => Promise<void>)[] = [];
   try {
+    const s3 = await startLocalS3({ dataDir: join(options.stateDir, 's3'), host, port: options.ports?.s3 ?? 0 });
+    stops.push(() => s3.stop());
     const acmPca = await startAcmPca({
       dataDir: join(options.stateDir, 'acm-pca'),
       host,
@@ -54,6 +62,8 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
       accountId: LOCAL_ACCOUNT,
       inProgressPolls: options.inProgressPolls ?? 1,
       log: options.log ?? false,
+      // The CA publishes its CRLs to the bucket, as a CA with a CRL configuration does (the local one at each revocation).
+      crl: { bucket: LOCAL_CRL_BUCKET, write: (key, der) => s3.put(LOCAL_CRL_BUCKET, key, der) },
     });
     stops.push(() => acmPca.stop());
     const lattice = await startLatticeControlPlane({
@@ -81,7 +91,11 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
       acmPca,
       lattice,
       rolesAnywhere,
+      s3,
       env: {
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        // serverless.yml param rolesAnywhereEndpoint of the local stage (this SDK version reads no AWS_ENDPOINT_URL_ROLESANYWHERE).
+        TRELLIS_LOCAL_ROLES_ANYWHERE_ENDPOINT: rolesAnywhere.endpoint,
         AWS_ENDPOINT_URL_ACM_PCA: acmPca.endpoint,
         AWS_ENDPOINT_URL_VPC_LATTICE: lattice.endpoint,
         TRELLIS_LOCAL_CA_ARN: acmPca.caArn,
@@ -93,7 +107,7 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
           .map((s) => `${s.name}=${s.arn}`)
           .join(','),
       },
-      endpoints: { acmPca: acmPca.endpoint, lattice: lattice.endpoint, rolesAnywhere: rolesAnywhere.endpoint },
+      endpoints: { acmPca: acmPca.endpoint, lattice: lattice.endpoint, rolesAnywhere: rolesAnywhere.endpoint, s3: s3.endpoint },
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => {});
       },

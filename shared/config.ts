@@ -81,6 +81,14 @@ const schemas = {
   POLICY_WRITER_ROLE_ARNS: arnList.pipe(z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'each entry must be an IAM role ARN')).min(1, 'must list at least one role ARN')),
   /** Optional pin of the issuing CA (aws:PrincipalTag/x509Issuer/OU) in every auth policy; empty = no pin. */
   POLICY_ISSUER_OU: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  /** The CRL import: the trust anchor CRLs are imported into, the name of the imported CRL, the CA's CRL bucket. */
+  CRL_TRUST_ANCHOR_ARN: z.string().regex(/^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor\/[0-9a-f-]{36}$/, 'must be a Roles Anywhere trust anchor ARN'),
+  CRL_NAME: z.string().regex(/^[ a-zA-Z0-9_-]{1,255}$/, 'must be 1-255 letters, digits, spaces, _ and - (the ImportCrl name pattern)'),
+  CRL_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  /** Path-style S3 addressing ("true"): the local S3 stand-in serves /<bucket>/<key> only. Default off. */
+  S3_FORCE_PATH_STYLE: z.preprocess((v) => (v === undefined || v === '' ? 'false' : v), z.enum(['true', 'false'], 'must be "true" or "false"').transform((v) => v === 'true')),
+  /** The Roles Anywhere endpoint; empty = the SDK's default for the region (this SDK version reads no AWS_ENDPOINT_URL_ROLESANYWHERE). */
+  ROLES_ANYWHERE_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.url('must be a URL').optional()),
   /** The outbox sweeper leaves outboxes younger than this (ms) to the request that wrote them; default 30 s. */
   OUTBOX_GRACE_MS: z.preprocess((v) => (v === undefined || v === '' ? '30000' : v), z.string().regex(/^\d+$/, 'must be a whole number of milliseconds').transform(Number)),
 } as const;

@@ -43,7 +43,23 @@ export interface AcmPcaEmulatorOptions {
   idempotencyMismatch?: IdempotencyMismatchPolicy;
   /** Clock for issuance times and the idempotency window (tests). */
   now?: () => Date;
+  /**
+   * CRL publication, as a CA whose RevocationConfiguration enables a CRL to an S3 bucket: after each
+   * revocation a complete CRL (DER, signed with the CA key) is written with `write` under
+   * `crl/<CA id>.crl` and announced to the CRL event sink ("ACM Private CA CRL Generation").
+   */
+  crl?: { bucket: string; write: (key: string, der: Uint8Array) => Promise<void> };
 }
+
+/** The event ACM Private CA sends EventBridge when it generated a CRL (docs/aws-behaviour.md, "ACM Private CA › CRL publication"). */
+export interface CrlGenerationEvent {
+  source: 'aws.acm-pca';
+  detailType: 'ACM Private CA CRL Generation';
+  /** The CA's ARN, then the CRL object's S3 ARN. */
+  resources: string[];
+  detail: { result: 'success' | 'failure' };
+}
+export const CRL_GENERATION_DETAIL_TYPE = 'ACM Private CA CRL Generation';
 
 export interface AcmPcaEmulator {
   /** e.g. http://127.0.0.1:41234: the `endpoint` for ACMPCAClient. */
@@ -58,6 +74,10 @@ export interface AcmPcaEmulator {
   resetStats(): void;
   isRevoked(serialHex: string): boolean;
   revokedCertificates(): StoredCertificate[];
+  /** Where each generated CRL event goes (the local default bus); undefined stops sending. */
+  setCrlEventSink(sink: ((event: CrlGenerationEvent) => Promise<void>) | undefined): void;
+  /** Generates and publishes the CRL now (also done after every revocation); the S3 key, or undefined without `crl`. */
+  publishCrl(): Promise<string | undefined>;
   /** Every certificate issued (the listing GET /_local/certificates serves). */
   issuedCertificates(): IssuedListing[];
   stop(): Promise<void>;
@@ -127,6 +147,29 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
     if (options.log === true) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), service: 'acm-pca-emulator', ...entry })}\n`);
   };
 
+  // CRLs: one generation at a time, numbered from the clock (monotonic across restarts).
+  let crlSink: ((event: CrlGenerationEvent) => Promise<void>) | undefined;
+  let crlChain: Promise<unknown> = Promise.resolve();
+  let lastCrlNumber = 0;
+  const crlKey = `crl/${ca.caArn.slice(ca.caArn.lastIndexOf('/') + 1)}.crl`;
+  const generateCrl = async (): Promise<string | undefined> => {
+    const crl = options.crl;
+    if (crl === undefined) return undefined;
+    lastCrlNumber = Math.max(lastCrlNumber + 1, Math.floor(now().getTime() / 1000));
+    const revocations = store.revoked().flatMap((c) => (c.revocation === undefined ? [] : [{ serialHex: c.serialHex, reason: c.revocation.reason, revokedAt: c.revocation.revokedAt }]));
+    const der = await ca.crl(revocations, lastCrlNumber);
+    await crl.write(crlKey, der);
+    log({ level: 'INFO', message: 'CRL published', key: crlKey, entries: revocations.length, crlNumber: lastCrlNumber });
+    const partition = ca.caArn.split(':')[1] ?? 'aws';
+    await crlSink?.({ source: 'aws.acm-pca', detailType: CRL_GENERATION_DETAIL_TYPE, resources: [ca.caArn, `arn:${partition}:s3:::${crl.bucket}/${crlKey}`], detail: { result: 'success' } });
+    return crlKey;
+  };
+  const publishCrl = (): Promise<string | undefined> => {
+    const next = crlChain.then(generateCrl, generateCrl);
+    crlChain = next.catch((error: unknown) => log({ level: 'ERROR', message: 'CRL generation failed', error: String(error) }));
+    return next;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const started = performance.now();
@@ -156,6 +199,8 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
       if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new PcaError('SerializationException', 'Request body must be a JSON object.');
       const output = await service.handle(operation, input);
       send(res, 200, output, requestId);
+      // ACM Private CA updates its CRL some time after a revocation (about 30 minutes); locally at once.
+      if (operation === 'RevokeCertificate') void publishCrl().catch(() => {});
       log({ level: 'INFO', operation, status: 200, requestId, ms: Math.round(performance.now() - started) });
     } catch (err) {
       const error = err instanceof PcaError ? err : new PcaError('InternalFailure', `Internal error in the local ACM PCA emulator: ${String(err)}`, 500);
@@ -179,6 +224,10 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
     resetStats: () => traffic.resetStats(),
     isRevoked: (serialHex) => store.isRevoked(serialHex),
     revokedCertificates: () => store.revoked(),
+    setCrlEventSink: (sink) => {
+      crlSink = sink;
+    },
+    publishCrl,
     issuedCertificates: () => store.all().map(listing),
     stop: async () => {
       await closeServer(server);

@@ -23,6 +23,8 @@ import {
   SubjectKeyIdentifierExtension,
   X509Certificate,
   X509CertificateGenerator,
+  X509CrlGenerator,
+  X509CrlReason,
 } from '../../shared/x509';
 import { OID, parseApiPassthrough, passthroughExtensions, subjectName } from './api-passthrough';
 import { pcaError } from './pca-error';
@@ -328,4 +330,50 @@ export class LocalCa {
     });
     return { certificatePem: certificate.toString('pem'), serialHex, notBefore, notAfter, template: template.name };
   }
+
+  /**
+   * A complete X.509 v2 CRL of the given revocations, signed with the CA's key (as ACM Private CA
+   * publishes to its S3 bucket): issuer = the CA's subject, thisUpdate now, nextUpdate after
+   * `validDays`, extensions authorityKeyIdentifier and cRLNumber, one entry (serial, date, reason
+   * code) per revoked certificate. DER bytes.
+   */
+  async crl(revocations: readonly { serialHex: string; reason: RevocationReasonName; revokedAt: Date }[], crlNumber: number, validDays = 7): Promise<Uint8Array> {
+    const thisUpdate = this.now();
+    const crl = await X509CrlGenerator.create({
+      issuer: this.certificate.subjectName,
+      thisUpdate,
+      nextUpdate: new Date(thisUpdate.getTime() + validDays * 86_400_000),
+      signingKey: this.privateKey,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new AuthorityKeyIdentifierExtension(this.keyId, false), new Extension('2.5.29.20', false, derInteger(crlNumber))],
+      entries: revocations.map((r) => ({ serialNumber: r.serialHex, revocationDate: r.revokedAt, reason: CRL_REASON[r.reason] })),
+    });
+    return new Uint8Array(crl.rawData);
+  }
+}
+
+type RevocationReasonName = 'UNSPECIFIED' | 'KEY_COMPROMISE' | 'CERTIFICATE_AUTHORITY_COMPROMISE' | 'AFFILIATION_CHANGED' | 'SUPERSEDED' | 'CESSATION_OF_OPERATION' | 'PRIVILEGE_WITHDRAWN' | 'A_A_COMPROMISE';
+
+/** ACM Private CA's RevocationReason → the RFC 5280 CRLReason code in the CRL entry. */
+const CRL_REASON: Record<RevocationReasonName, X509CrlReason> = {
+  UNSPECIFIED: X509CrlReason.unspecified,
+  KEY_COMPROMISE: X509CrlReason.keyCompromise,
+  CERTIFICATE_AUTHORITY_COMPROMISE: X509CrlReason.cACompromise,
+  AFFILIATION_CHANGED: X509CrlReason.affiliationChanged,
+  SUPERSEDED: X509CrlReason.superseded,
+  CESSATION_OF_OPERATION: X509CrlReason.cessationOfOperation,
+  PRIVILEGE_WITHDRAWN: X509CrlReason.privilegeWithdrawn,
+  A_A_COMPROMISE: X509CrlReason.aACompromise,
+};
+
+/** DER INTEGER of a non-negative number (the cRLNumber extension's value). */
+function derInteger(value: number): Uint8Array {
+  const bytes: number[] = [];
+  let v = value;
+  do {
+    bytes.unshift(v & 0xff);
+    v = Math.floor(v / 256);
+  } while (v > 0);
+  if ((bytes[0] ?? 0) & 0x80) bytes.unshift(0);
+  return new Uint8Array([0x02, bytes.length, ...bytes]);
 }

@@ -2,11 +2,17 @@
  * Revocation against the stand-ins: a workload with a Roles Anywhere session calls Billing through
  * the local Lattice data plane (allowed) → POST /workloads/{id}/svid/revoke → the next call with
  * the SAME credentials is denied within 5 s (the auth policy's deny on the revoked certificate's
- * sessions, not a shortcut); the same SPIFFE ID with a new certificate is allowed; once the revoked
- * certificate's notAfter has passed (fake clock), the reconcile drops its deny entry.
+ * sessions, not a shortcut); the local CA publishes a signed CRL to the S3 stand-in, the CRL
+ * import (on the CA's CRL generation event) imports it into the local Roles Anywhere, and a new
+ * CreateSession with the revoked certificate is refused; the same SPIFFE ID with a new certificate
+ * is allowed; once the revoked certificate's notAfter has passed (fake clock), the reconcile drops
+ * its deny entry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Workload, type RolesAnywhereSettings } from '@trellis/client';
+import { ListCrlsCommand, RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
+import { RolesAnywhereError, signedFetch, Workload, type RolesAnywhereSettings, type SessionCredentials } from '@trellis/client';
+import { X509Crl } from '../../shared/x509';
+import { LOCAL_CRL_BUCKET } from '../../local/stand-ins';
 import { LOCAL_IDENTITY, LOCAL_REGION } from '../../local/stand-ins';
 import { logger } from '../../shared/logger';
 import { startInProcessStack, type InProcessStack } from '../support/in-process-stack';
@@ -40,7 +46,7 @@ const policyOfBilling = (): string => {
 
 beforeAll(async () => {
   logger.setLogLevel('ERROR');
-  stack = await startInProcessStack({ dataPlane: true });
+  stack = await startInProcessStack({ dataPlane: true, crlEvents: true });
   const dataPlane = stack.dataPlane;
   if (dataPlane === undefined) throw new Error('the data plane did not start');
   billingUrl = `${dataPlane.services.billing as string}/charges`;
@@ -65,14 +71,18 @@ describe('revocation that reaches Lattice', { timeout: 60_000 }, () => {
   let workloadId: string;
   let revoked: SvidBody;
   let orders: Workload;
+  /** The session made before the revocation: the same credentials are used after it. */
+  let session: SessionCredentials;
+  const callWithSession = async (): Promise<number> =>
+    (await signedFetch({ url: billingUrl, region: LOCAL_REGION, credentials: { accessKeyId: session.accessKeyId, secretAccessKey: session.secretAccessKey, sessionToken: session.sessionToken }, ca })).status;
 
   it('a session of the Orders SVID calls Billing: allowed', async () => {
     orders = await Workload.create({ spiffeId: ORDERS });
     workloadId = (await register(stack, ORDERS, { csr: orders.csrPem })).id;
     revoked = await currentSvid(workloadId);
     orders.useSvid({ certificatePem: revoked.certificatePem });
-    const res = await orders.call(billingUrl, settings, { ca });
-    expect(res.status, res.body.toString()).toBe(200);
+    session = await orders.credentials(settings);
+    expect(await callWithSession()).toBe(200);
   });
 
   it('rejects a reason outside the RevocationReason values with a 400 naming the field and the values', async () => {
@@ -91,7 +101,7 @@ describe('revocation that reaches Lattice', { timeout: 60_000 }, () => {
     expect(stack.standIns.acmPca.revokedCertificates().map((c) => [c.serialHex, c.revocation?.reason])).toContainEqual([revoked.serialNumber, 'KEY_COMPROMISE']);
     let status = 0;
     while (Date.now() - started < 5_000) {
-      status = (await orders.call(billingUrl, settings, { ca })).status;
+      status = await callWithSession();
       if (status === 403) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -99,6 +109,30 @@ describe('revocation that reaches Lattice', { timeout: 60_000 }, () => {
     const events = (await eventsOf(stack, 'SvidRevoked')).filter((e) => e.detail.serialNumber === revoked.serialNumber);
     expect(events[0]?.detail).toMatchObject({ spiffeId: ORDERS, reason: 'KEY_COMPROMISE', notAfter: revoked.notAfter });
     expect(policyOfBilling()).toContain(`*:${revoked.serialNumber}`);
+  });
+
+  it('the CA published a signed CRL listing the certificate, the CRL import put it into the trust anchor, and CreateSession refuses the certificate', async () => {
+    await stack.bus.waitForIdle(20_000);
+    const caId = stack.standIns.acmPca.caArn.slice(stack.standIns.acmPca.caArn.lastIndexOf('/') + 1);
+    const der = await stack.standIns.s3.get(LOCAL_CRL_BUCKET, `crl/${caId}.crl`);
+    expect(der).toBeDefined();
+    const crl = new X509Crl(new Uint8Array(der as Buffer));
+    expect(crl.findRevoked(revoked.serialNumber)).not.toBeNull();
+    expect(await crl.verify({ publicKey: stack.standIns.acmPca.ca.certificate.publicKey })).toBe(true);
+
+    const rolesAnywhere = new RolesAnywhereClient({ endpoint: stack.standIns.rolesAnywhere.endpoint, region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      const listed = await rolesAnywhere.send(new ListCrlsCommand({}));
+      expect(listed.crls?.map((c) => [c.name, c.enabled, c.trustAnchorArn])).toEqual([['trellis-local-ca', true, LOCAL_IDENTITY.trustAnchorArn]]);
+    } finally {
+      rolesAnywhere.destroy();
+    }
+    // A fresh session for the revoked certificate (the cached one is dropped by useSvid).
+    orders.useSvid({ certificatePem: revoked.certificatePem });
+    const refused = await orders.credentials(settings).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RolesAnywhereError);
+    expect((refused as RolesAnywhereError).code).toBe('AccessDeniedException');
+    expect((refused as RolesAnywhereError).message).toContain('revoked');
   });
 
   it('the policy of every managed service carries the deny (rates too, where Orders has no grant)', () => {
@@ -119,7 +153,7 @@ describe('revocation that reaches Lattice', { timeout: 60_000 }, () => {
     renewed.useSvid({ certificatePem: next.certificatePem });
     expect((await renewed.call(billingUrl, settings, { ca })).status).toBe(200);
     // The revoked session stays denied meanwhile.
-    expect((await orders.call(billingUrl, settings, { ca })).status).toBe(403);
+    expect(await callWithSession()).toBe(403);
   });
 
   it('after the revoked certificate\'s notAfter (fake clock) the reconcile drops its deny entry', async () => {

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, dataPlaneIdentity, startStandIns, type StandIns } from '../../local/stand-ins';
 import { cloudTrailToBus } from '../../local/lattice/cloudtrail';
+import { crlEventsToBus } from '../../local/acm-pca/crl-events';
 import { startDataPlane, type DataPlane, type StartDataPlaneOptions } from '../../local/lattice/data-plane';
 import { latticeTargetFunctions } from '../../local/lattice/data-plane-targets';
 
@@ -78,6 +79,11 @@ export interface InProcessOptions {
    * that set policies by hand with the SDK stand for a Lattice no Trellis repairs.
    */
   cloudTrail?: boolean;
+  /**
+   * Deliver the local CA's CRL generation events to the default bus, as `npm start` does, so the
+   * CRL import rule imports each new CRL into the local Roles Anywhere. Off by default.
+   */
+  crlEvents?: boolean;
 }
 
 export async function startInProcessStack(options: InProcessOptions = {}): Promise<InProcessStack> {
@@ -161,6 +167,8 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
 
   const cloudTrail = options.cloudTrail === true ? cloudTrailToBus(bus.endpoint, config.region) : undefined;
   if (cloudTrail) standIns.lattice.setCloudTrailSink(cloudTrail.sink);
+  const crlEvents = options.crlEvents === true ? crlEventsToBus(bus.endpoint, config.region) : undefined;
+  if (crlEvents) standIns.acmPca.setCrlEventSink(crlEvents.sink);
 
   const dataPlaneOptions = options.dataPlane === true ? {} : options.dataPlane === false ? undefined : options.dataPlane;
   const dataPlane =
@@ -198,6 +206,8 @@ export async function startInProcessStack(options: InProcessOptions = {}): Promi
       await dataPlane?.stop();
       standIns.lattice.setCloudTrailSink(undefined);
       cloudTrail?.destroy();
+      standIns.acmPca.setCrlEventSink(undefined);
+      crlEvents?.destroy();
       await bus.stop();
       await sqs.stop();
       await standIns.stop();
