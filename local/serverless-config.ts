@@ -34,6 +34,14 @@ const VARIABLE = /\$\{([^{}]+)\}/g;
 
 function resolveVariables(value: Yaml, ctx: { stage: string; params: Record<string, Yaml>; service: string; opts: Record<string, string> }): Yaml {
   if (typeof value === 'string') {
+    // A string that is exactly one ${param:x} takes the param's value as it is, an intrinsic
+    // function included (as the Serverless Framework resolves it): `AcmPcaArn: '${param:caArn}'`
+    // with caArn = !If [...] stays the !If.
+    const whole = /^\$\{param:([\w-]+)\}$/.exec(value);
+    if (whole !== null) {
+      const v = ctx.params[whole[1] as string];
+      if (v !== undefined && typeof v === 'object') return resolveVariables(v, ctx);
+    }
     // {{resolve:...}} CloudFormation dynamic references are left as they are.
     let out = value;
     for (let i = 0; i < 5 && VARIABLE.test(out); i += 1) {
