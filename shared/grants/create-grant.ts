@@ -6,7 +6,7 @@
  * quota together; the sync then keeps the last policy that fit and emits PolicySyncFailed.
  */
 import { refuseOverQuota, type CompileSettings } from '../policy-sync/compile';
-import { deniedSerials, type RevocationStore } from '../policy-sync/revocations';
+import { compileSettingsNow, type RevocationStore } from '../policy-sync/revocations';
 import { canonicalGrant, validateGrantRules, type Grant, type GrantInput } from './model';
 import { getService, storeGrant, type GrantsDeps } from './service';
 
@@ -21,7 +21,6 @@ export async function createGrant(deps: CreateGrantDeps, input: GrantInput): Pro
   validateGrantRules(input, deps.trustDomain);
   const canonical = canonicalGrant(input);
   const service = await getService(deps, canonical.service);
-  const revoked = deps.revocations === undefined ? [] : await deniedSerials(deps.revocations, deps.now ? deps.now() : new Date());
-  refuseOverQuota(service, await deps.grants.allOfService(service.name), canonical, deps.compile, revoked);
+  refuseOverQuota(service, await deps.grants.allOfService(service.name), canonical, await compileSettingsNow(deps));
   return storeGrant(deps, canonical);
 }

@@ -12,9 +12,13 @@ import { accessChanges, type AccessChange } from '../policy/access-changes';
 import { compileService, toCompilerGrant, type CompilableGrant, type CompileSettings } from '../policy-sync/compile';
 import { canonicalGrant, grantIdFor, grantKind, toPublicGrant, validateGrantRules, type Grant, type GrantInput } from './model';
 import { getGrant, getService, type GrantsDeps } from './service';
+import { compileSettingsNow, type RevocationStore } from '../policy-sync/revocations';
 
 export interface PreviewDeps extends GrantsDeps {
   compile: CompileSettings;
+  /** The revoked certificates' deny is part of the previewed policy (and its size). */
+  revocations?: RevocationStore;
+  now?: () => Date;
 }
 
 type Statement = Record<string, unknown>;
@@ -93,12 +97,12 @@ export async function previewCreateGrant(deps: PreviewDeps, input: GrantInput, n
     throw new TrellisError('GrantExists', 409, `An identical grant already exists: ${id} (same service, effect, caller, methods and path prefixes)`);
   }
   const grant = toPublicGrant({ ...canonical, id, kind: grantKind(canonical.caller), createdAt: now.toISOString() });
-  return preview('create', grant, service, grants, [...grants, grant], deps.compile);
+  return preview('create', grant, service, grants, [...grants, grant], await compileSettingsNow(deps));
 }
 
 export async function previewDeleteGrant(deps: PreviewDeps, id: string): Promise<GrantChangePreview> {
   const current = await getGrant(deps, id);
   const service = await getService(deps, current.service);
   const grants = await deps.grants.allOfService(service.name);
-  return preview('delete', toPublicGrant(current), service, grants, grants.filter((g) => g.id !== id), deps.compile);
+  return preview('delete', toPublicGrant(current), service, grants, grants.filter((g) => g.id !== id), await compileSettingsNow(deps));
 }

@@ -17,6 +17,7 @@ import { TrellisError, validationError, type ErrorDetail } from '../errors';
 import { pendingEvent } from '../events/catalog';
 import { accessChanges, type AccessChange } from '../policy/access-changes';
 import { DEFAULT_MAX_POLICY_BYTES } from '../policy/compiler';
+import { compileSettingsNow, type RevocationStore } from '../policy-sync/revocations';
 import { compileService, toCompilerGrant, type CompileSettings } from '../policy-sync/compile';
 import {
   canonicalGrant,
@@ -34,6 +35,8 @@ import { getService, type GrantsDeps } from './service';
 
 export interface GrantSetDeps extends GrantsDeps {
   compile: CompileSettings;
+  /** The revoked certificates' deny counts against the quota too. */
+  revocations?: RevocationStore;
 }
 
 export type DesiredGrant = Omit<GrantInput, 'service'>;
@@ -121,8 +124,9 @@ export async function replaceGrantSet(
   const after = [...current.filter((g) => wanted.has(g.id)), ...created];
   const revision = grantRevision(after);
 
-  const was = compileService(current, service.arn, deps.compile);
-  const will = compileService(after, service.arn, deps.compile);
+  const settings = await compileSettingsNow({ compile: deps.compile, ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }), now: () => now });
+  const was = compileService(current, service.arn, settings);
+  const will = compileService(after, service.arn, settings);
   if (!will.ok) {
     const { bytes, limit, suggestions } = will.tooLarge;
     throw new TrellisError('PolicyTooLarge', 422, `With this grant set the auth policy of ${service.name} would be ${bytes} bytes, over the ${limit}-byte Lattice quota; nothing was changed`, {

@@ -11,6 +11,8 @@ export interface CompileSettings {
   issuerOu?: string;
   /** Default DEFAULT_MAX_POLICY_BYTES (the Lattice quota, read as 10,000 bytes). */
   maxBytes?: number;
+  /** The revoked, unexpired certificates whose sessions every policy denies (revocations.ts `compileSettingsNow`). */
+  revokedSerials?: readonly string[];
 }
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -40,7 +42,7 @@ export type Compilation = { ok: true; compiled: CompiledPolicy } | { ok: false; 
  * (`revokedSerials`, counted against the size limit like any statement); over the size limit it
  * reports the size, the limit and the compiler's suggestions.
  */
-export function compileService(grants: readonly CompilableGrant[], serviceArn: string, settings: CompileSettings, revokedSerials: readonly string[] = []): Compilation {
+export function compileService(grants: readonly CompilableGrant[], serviceArn: string, settings: CompileSettings, revokedSerials: readonly string[] = settings.revokedSerials ?? []): Compilation {
   const options = {
     serviceArn,
     principalArn: settings.principalArn,
@@ -73,7 +75,7 @@ export function refuseOverQuota(
   grants: readonly CompilableGrant[],
   grant: Omit<CompilableGrant, 'id'>,
   settings: CompileSettings,
-  revokedSerials: readonly string[] = [],
+  revokedSerials: readonly string[] = settings.revokedSerials ?? [],
 ): void {
   const compilation = compileService([...grants, { ...grant, id: 'candidate' }], service.arn, settings, revokedSerials);
   if (compilation.ok) return;

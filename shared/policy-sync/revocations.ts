@@ -7,6 +7,7 @@
  * backstop: it deletes lazily, and every read filters by notAfter anyway.
  */
 import { DeleteCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { CompileSettings } from './compile';
 
 export interface RevokedCertificate {
   /** Lowercase hex, as ACM Private CA and IAM Roles Anywhere (the role session name) spell it. */
@@ -34,6 +35,12 @@ export const unexpired = (revoked: readonly RevokedCertificate[], now: Date): Re
 /** The serials the compiler denies at `now`, sorted and unique. */
 export async function deniedSerials(store: RevocationStore, now: Date): Promise<string[]> {
   return [...new Set(unexpired(await store.all(), now).map((r) => r.serialNumber))].sort();
+}
+
+/** The compile settings with the serials denied now: what every compilation that judges the real policy uses (previews and size checks included). */
+export async function compileSettingsNow(deps: { compile: CompileSettings; revocations?: RevocationStore; now?: () => Date }): Promise<CompileSettings> {
+  if (deps.revocations === undefined) return deps.compile;
+  return { ...deps.compile, revokedSerials: await deniedSerials(deps.revocations, deps.now ? deps.now() : new Date()) };
 }
 
 /** Deletes the records of certificates past notAfter; returns their serials. */
