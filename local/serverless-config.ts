@@ -30,7 +30,8 @@ export interface ServerlessConfig {
   params: Record<string, string>;
 }
 
-const VARIABLE = /\$\{([^{}]+)\}/g;
+// Serverless variable sources start with a lower-case letter; ${AWS::Region} and the like are !Sub's.
+const VARIABLE = /\$\{([a-z][^{}]*)\}/g;
 
 function resolveVariables(value: Yaml, ctx: { stage: string; params: Record<string, Yaml>; service: string; opts: Record<string, string> }): Yaml {
   if (typeof value === 'string') {
