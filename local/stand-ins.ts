@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startAcmPca, type AcmPcaEmulator } from './acm-pca/acm-pca-emulator';
 import { startLatticeControlPlane, type LatticeEmulator } from './lattice/control-plane';
 import { startRolesAnywhere, type RolesAnywhereHandle } from './roles-anywhere/server';
+import { workloadRoleTagConditions } from './serverless-config';
 
 export const LOCAL_ACCOUNT = '111122223333';
 export const LOCAL_REGION = 'us-east-1';
@@ -75,6 +76,8 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
       trustAnchorArn: LOCAL_IDENTITY.trustAnchorArn,
       trustAnchors: () => [acmPca.caCertificatePem],
       isRevoked: (cert) => acmPca.isRevoked(cert.serialNumber),
+      // The workload role's trust policy admits only SVIDs of the trust domain: enforced here too.
+      roleTagConditions: workloadRoleTagConditions(join(import.meta.dirname, '..', 'serverless.yml'), 'local'),
       log: options.log ?? false,
     });
     stops.push(() => rolesAnywhere.stop());

@@ -29,6 +29,8 @@ export interface StartRolesAnywhereOptions {
   log?: boolean | ((entry: Record<string, unknown>) => void);
   /** Revocation hook (e.g. the local ACM PCA's revoked serials). */
   isRevoked?: (cert: X509Certificate) => boolean;
+  /** The role trust policy's StringLike conditions on principal tags (serverless.yml WorkloadRole). */
+  roleTagConditions?: { key: string; pattern: string }[];
 }
 
 export interface RolesAnywhereHandle {
@@ -76,6 +78,7 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
     store,
     warn: (message: string, fields: Record<string, unknown>) => emit({ level: 'WARN', message, ...fields }),
     ...(options.isRevoked === undefined ? {} : { isRevoked: options.isRevoked }),
+    ...(options.roleTagConditions === undefined ? {} : { roleTagConditions: options.roleTagConditions }),
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
