@@ -12,7 +12,9 @@ import { METRICS_NAMESPACE, METRICS_SERVICE, metricCatalog, type MetricName } fr
 import { PowertoolsMetricsSink, type MetricsSink } from '../../shared/metrics/metrics';
 import { sweepOutboxes } from '../../shared/outbox/sweep-outboxes';
 import { withPcaRetries } from '../../shared/svid/pca-retries';
-import type { PcaDeps } from '../../shared/svid/deps';
+import type { IssuerDeps, PcaDeps } from '../../shared/svid/deps';
+import type { SvidState } from '../../shared/svid/model';
+import { redrivePending } from '../../shared/svid/watchdog';
 
 interface Emitted { name: MetricName; value: number; extra?: string }
 class RecordingSink implements MetricsSink {
@@ -137,5 +139,34 @@ describe('emitters outside the audit', () => {
     const deps = { outbox: { sweep: async () => counts[i++ % 2] ?? { published: 0, failed: 0 } }, tables: [{ table: 'a', keys: ['id'] }, { table: 'b', keys: ['id'] }], graceMs: 0, metrics: sink };
     expect(await sweepOutboxes(deps)).toEqual({ published: 2, failed: 1 });
     expect(sink.emitted).toEqual([{ name: 'OutboxBacklog', value: 3 }]);
+  });
+
+  it('the watchdog reports pending requests past the re-drive point and the oldest age once per run, zero included', async () => {
+    const now = new Date('2026-01-01T00:10:00Z');
+    const pending = (id: string, ageSeconds: number): SvidState => ({
+      workloadId: id,
+      spiffeId: `spiffe://example.org/${id}`,
+      status: 'pending',
+      request: { requestId: `r-${id}`, csr: 'x', requestedAt: new Date(now.getTime() - ageSeconds * 1000).toISOString(), trigger: 'csr-submitted' },
+    });
+    const run = async (states: SvidState[]): Promise<Emitted[]> => {
+      const sink = new RecordingSink();
+      const deps = {
+        metrics: sink,
+        now: () => now,
+        svids: { due: async () => ({ items: states.map((s) => ({ workloadId: s.workloadId, dueAt: now.toISOString() })) }), get: async (id: string) => states.find((s) => s.workloadId === id) },
+      } as unknown as IssuerDeps;
+      await redrivePending(deps, { boundMs: 400_000, rateWaitDeadline: () => 0 });
+      return sink.emitted;
+    };
+    expect(await run([])).toEqual([
+      { name: 'PendingSvidRequests', value: 0 },
+      { name: 'OldestPendingSvidRequestAge', value: 0 },
+    ]);
+    // Younger than a quarter of the bound (100 s): not re-driven, but its age is reported.
+    expect(await run([pending('a', 50), pending('b', 20)])).toEqual([
+      { name: 'PendingSvidRequests', value: 0 },
+      { name: 'OldestPendingSvidRequestAge', value: 50 },
+    ]);
   });
 });
