@@ -19,21 +19,35 @@ export interface MetricsSink {
 export const noMetrics: MetricsSink = { emit: () => undefined };
 
 let metrics: Metrics | undefined;
+let stageSet = false;
 
-/** The process's Powertools Metrics (namespace Trellis, dimensions service=trellis and stage). */
+/**
+ * The process's Powertools Metrics (namespace Trellis, dimension service=trellis). The Middy chains
+ * hold it from module load; the stage dimension is added by the first sink (a function that emits
+ * nothing, such as Billing, never needs STAGE).
+ */
 export function powertoolsMetrics(): Metrics {
   metrics ??= new Metrics({
     namespace: METRICS_NAMESPACE,
     serviceName: METRICS_SERVICE,
-    defaultDimensions: { stage: setting('STAGE') },
     // Most invocations emit nothing; Powertools' "no metrics to publish" notice is debug-level here.
     logger: { trace: () => undefined, debug: (...a: unknown[]) => logger.debug(String(a[0])), info: (...a: unknown[]) => logger.debug(String(a[0])), warn: (...a: unknown[]) => logger.debug(String(a[0])), error: (...a: unknown[]) => logger.error(String(a[0])) },
   });
   return metrics;
 }
 
+/** The process's Metrics with its stage dimension (every document Trellis writes carries it). */
+function stageMetrics(): Metrics {
+  const m = powertoolsMetrics();
+  if (!stageSet) {
+    m.setDefaultDimensions({ stage: setting('STAGE') });
+    stageSet = true;
+  }
+  return m;
+}
+
 export class PowertoolsMetricsSink implements MetricsSink {
-  constructor(private readonly target: Metrics = powertoolsMetrics()) {}
+  constructor(private readonly target: Metrics = stageMetrics()) {}
 
   emit(name: MetricName, value: number, extra?: string): void {
     const entry = metricCatalog[name];
