@@ -16,7 +16,8 @@ await build({
   splitting: true,
   // Loaded from node_modules when a command needs it: esbuild cannot see the named exports of its
   // CommonJS build, so a bundled copy would expose only `default`.
-  external: ['@aws-sdk/credential-providers'],
+  // The same for the CloudFormation client, which only `trellis smoke --stage` loads.
+  external: ['@aws-sdk/credential-providers', '@aws-sdk/client-cloudformation'],
   platform: 'node',
   format: 'esm',
   target: 'node20',

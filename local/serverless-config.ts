@@ -30,7 +30,8 @@ export interface ServerlessConfig {
   params: Record<string, string>;
 }
 
-const VARIABLE = /\$\{([^{}]+)\}/g;
+// Serverless variable sources start with a lower-case letter; ${AWS::Region} and the like are !Sub's.
+const VARIABLE = /\$\{([a-z][^{}]*)\}/g;
 
 function resolveVariables(value: Yaml, ctx: { stage: string; params: Record<string, Yaml>; service: string; opts: Record<string, string> }): Yaml {
   if (typeof value === 'string') {
@@ -97,6 +98,26 @@ export function loadServerlessConfig(file: string, stage: string, opts: Record<s
   const resolvedParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(resolveVariables(v, ctx))]));
   const provider = (resolved.provider ?? {}) as Record<string, Yaml>;
   return { service, stage, region: String(provider.region ?? 'us-east-1'), raw: resolved, params: resolvedParams };
+}
+
+/**
+ * The principal-tag conditions (`StringLike` on `aws:PrincipalTag/<key>`) of the workload role's
+ * trust policy (resource WorkloadRole), for the local Roles Anywhere to enforce as IAM would. Only
+ * that subtree is resolved, so no stand-in needs to run first.
+ */
+export function workloadRoleTagConditions(file: string, stage: string): { key: string; pattern: string }[] {
+  const doc = parseDocument(readFileSync(file, 'utf8'), { customTags: intrinsicTags, merge: true });
+  const raw = doc.toJS({ maxAliasCount: 100 }) as Record<string, Yaml>;
+  const paramsRaw = (raw.params ?? {}) as Record<string, Record<string, Yaml>>;
+  const params = { ...(paramsRaw.default ?? {}), ...(paramsRaw[stage] ?? {}) };
+  const role = (((raw.resources ?? {}) as Record<string, Yaml>).Resources as Record<string, { Properties?: { AssumeRolePolicyDocument?: { Statement?: { Condition?: Record<string, Record<string, Yaml>> }[] } } }> | undefined)?.WorkloadRole;
+  const statements = role?.Properties?.AssumeRolePolicyDocument?.Statement ?? [];
+  const ctx = { stage, params, service: String(raw.service), opts: {} };
+  return statements.flatMap((st) =>
+    Object.entries(st.Condition?.StringLike ?? {})
+      .filter(([key]) => key.startsWith('aws:PrincipalTag/'))
+      .map(([key, value]) => ({ key: key.slice('aws:PrincipalTag/'.length), pattern: String(resolveVariables(value, ctx)) })),
+  );
 }
 
 function resources(config: ServerlessConfig): Record<string, { Type: string; Properties: Record<string, Yaml> }> {

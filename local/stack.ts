@@ -12,6 +12,7 @@ import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
 import { busNames, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
 import { startLocalSqs } from './sqs/local-sqs';
+import { metricsLogSink } from './metrics-log';
 import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
 import { cloudTrailToBus } from './lattice/cloudtrail';
 import { crlEventsToBus } from './acm-pca/crl-events';
@@ -215,9 +216,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ],
       { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    for (const stream of [child.stdout, child.stderr]) {
+    // The functions' EMF metric lines also go to metrics.log (as CloudWatch would make them metrics).
+    const metricsLog = metricsLogSink(join(stateDir, 'logs', 'metrics.log'));
+    for (const [source, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
       stream?.on('data', (chunk: Buffer) => {
         logStream.write(chunk);
+        metricsLog(chunk, source);
         options.echoFunctionLogs?.write(chunk);
       });
     }

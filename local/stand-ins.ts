@@ -8,6 +8,7 @@ import { startAcmPca, type AcmPcaEmulator } from './acm-pca/acm-pca-emulator';
 import { startLatticeControlPlane, type LatticeEmulator } from './lattice/control-plane';
 import { startRolesAnywhere, type RolesAnywhereHandle } from './roles-anywhere/server';
 import { startLocalS3, type LocalS3 } from './s3/local-s3';
+import { workloadRoleTagConditions } from './serverless-config';
 
 export const LOCAL_ACCOUNT = '111122223333';
 /** The local CA's CRL bucket (serverless.yml param crlBucket of the local stage). */
@@ -84,6 +85,8 @@ export async function startStandIns(options: { stateDir: string; host?: string; 
       profileArn: LOCAL_IDENTITY.profileArn,
       trustAnchorArn: LOCAL_IDENTITY.trustAnchorArn,
       trustAnchors: () => [acmPca.caCertificatePem],
+      // The workload role's trust policy admits only SVIDs of the trust domain: enforced here too.
+      roleTagConditions: workloadRoleTagConditions(join(import.meta.dirname, '..', 'serverless.yml'), 'local'),
       log: options.log ?? false,
     });
     stops.push(() => rolesAnywhere.stop());

@@ -180,6 +180,29 @@ export interface ServicePolicy {
   sync: { desiredVersion: number; appliedVersion: number | null; appliedAt: string | null; lastSync: unknown };
 }
 
+/** GET /status: the operations summary from the audit trail (the control plane's OperationsStatus). */
+export interface StatusPercentiles {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+  max: number | null;
+}
+
+export interface OperationsStatus {
+  window: { from: string; to: string; hours: number };
+  events: Record<string, number>;
+  svids: { issued: number; failed: number; failuresByReason: Record<string, number>; revokedByReason: Record<string, number>; timeToIdentityMs: StatusPercentiles; renewalLagSeconds: StatusPercentiles };
+  policies: { applied: number; syncFailures: number; driftRepaired: number; grantToPolicyMs: StatusPercentiles; sizes: { service: string; bytes: number; quotaPercent: number }[] };
+  stuck: {
+    pendingSvidRequests: number;
+    oldestPendingSeconds: number | null;
+    pending: { workloadId: string; spiffeId: string; requestId: string; trigger: string; requestedAt: string; ageSeconds: number }[];
+    deadLetters: Record<string, number>;
+    policiesOutOfSync: { service: string; code: string; since: string; message: string }[];
+  };
+  healthy: boolean;
+}
+
 export interface Page<T> {
   items: T[];
   nextToken?: string;
@@ -462,6 +485,11 @@ export class TrellisApi {
 
   async getServicePolicy(service: string): Promise<ServicePolicy> {
     return (await this.request<ServicePolicy>('GET', `/services/${encodeURIComponent(service)}/policy`)).body;
+  }
+
+  /** The operations status of the last `hours` (administrators only). */
+  async status(hours?: number): Promise<OperationsStatus> {
+    return (await this.request<OperationsStatus>('GET', '/status', hours === undefined ? {} : { query: { hours: String(hours) } })).body;
   }
 
   /** Why a call of `caller` to the service is allowed or denied, from the policy Lattice has applied. */

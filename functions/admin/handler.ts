@@ -1,6 +1,8 @@
-/** Admin API: the dead-letter queues, listed and re-driven. Administrators only. */
+/** Admin API: the dead-letter queues, listed and re-driven, and the operations status. Administrators only. */
 import { z } from 'zod';
-import { adminDeps } from '../../shared/admin/deps';
+import { adminDeps, statusDeps } from '../../shared/admin/deps';
+import { operationsStatus } from '../../shared/audit/status';
+import { setting } from '../../shared/config';
 import { listDeadLetters } from '../../shared/admin/list-dead-letters';
 import { redriveDeadLetters } from '../../shared/admin/redrive-dead-letters';
 import { apiHandler } from '../../shared/http/api';
@@ -15,9 +17,20 @@ const selection = z.strictObject({
   limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').default(100),
 });
 
+const status = statusDeps(deps.queues);
+const pendingGraceSeconds = setting('SVID_PENDING_BOUND_SECONDS');
+const statusQuery = z.strictObject({
+  hours: z.coerce.number('must be a number of hours').gt(0, 'must be above 0').max(720, 'must be at most 720 (the audit trail keeps 30 days)').default(24),
+});
+
 const queuesOf = (queue: string | undefined): string[] => (queue === undefined ? [...queueNames] : [queue]);
 
 export const handler = apiHandler({
+  'GET /status': async (req) => {
+    requireAdmin(req.caller, 'read the operations status');
+    const { hours } = parseInput(statusQuery, req.query);
+    return { status: 200, body: await operationsStatus(status, { hours, pendingGraceSeconds }) };
+  },
   'GET /admin/dead-letters': async (req) => {
     requireAdmin(req.caller, 'read the dead-letter queues');
     const { queue, limit } = parseInput(selection, req.query);

@@ -1,31 +1,19 @@
 /**
  * Target of the rule on every Trellis event: keeps an audit trail (who changed what, which
- * requests ended issued or failed) in the audit table, with a TTL, and one log line per event.
+ * requests ended issued or failed) in the audit table, with a TTL, one log line per event, and the
+ * metrics the event stands for (shared/audit/record-event.ts).
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { dynamoDocumentClient } from '../../shared/aws/clients';
+import { auditDeps } from '../../shared/audit/deps';
+import { recordEvent } from '../../shared/audit/record-event';
 import { lambdaHandler } from '../../shared/handler';
-import { setting } from '../../shared/config';
 import { logger } from '../../shared/logger';
 
-const table = setting('AUDIT_TABLE');
-const db = dynamoDocumentClient();
-const RETENTION_SECONDS = 30 * 24 * 3600;
+const deps = auditDeps();
 
 export const handler = lambdaHandler(async (event: EventBridgeEvent<string, Record<string, unknown>>): Promise<void> => {
   const eventId = typeof event.detail.eventId === 'string' ? event.detail.eventId : event.id;
   logger.info('trellis event', { detailType: event['detail-type'], eventId, detail: event.detail });
-  await db.send(
-    new PutCommand({
-      TableName: table,
-      Item: {
-        eventId,
-        detailType: event['detail-type'],
-        time: event.time,
-        detail: event.detail,
-        expiresAt: Math.floor(Date.now() / 1000) + RETENTION_SECONDS,
-      },
-    }),
-  );
+  const { recorded } = await recordEvent(deps, { eventId, detailType: event['detail-type'], time: event.time, detail: event.detail });
+  if (!recorded) logger.info('event already recorded (a redelivery)', { eventId });
 });

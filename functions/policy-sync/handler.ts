@@ -26,5 +26,5 @@ export const handler = lambdaHandler(async (event: EventBridgeEvent<string, unkn
   }
   const detail = parseDetail(detailType, event.detail);
   if ('cause' in detail && detail.cause === 'grant-set') return;
-  await syncServicePolicy(deps, detail.service, detailType, detail.eventId);
+  await syncServicePolicy(deps, detail.service, detailType, detail.eventId, detail.occurredAt);
 });

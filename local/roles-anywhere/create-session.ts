@@ -6,6 +6,7 @@
 import type { X509Certificate } from '../../shared/x509';
 import { checkCertificate } from './certificate-checks';
 import { createSessionResponseBody, issueSession, subjectArnFor, type InMemoryCredentialStore } from './credentials';
+import { principalTagsFromCertificate } from './session-tags';
 import { verifyX509Request, type SignedRequestParts } from './x509-request-verify';
 
 export const MIN_DURATION_SECONDS = 900;
@@ -25,6 +26,14 @@ export interface CreateSessionConfig {
   warn: (message: string, fields: Record<string, unknown>) => void;
   /** The enabled imported CRL listing this certificate, if any (crls.ts). */
   revokedBy?: (cert: X509Certificate) => { crlArn: string } | undefined;
+  /** The role trust policy's `StringLike` conditions on principal tags (key without `aws:PrincipalTag/`). */
+  roleTagConditions?: { key: string; pattern: string }[];
+}
+
+/** IAM `StringLike`: `*` any run of characters, `?` one character, case-sensitive. */
+export function stringLike(value: string, pattern: string): boolean {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 's').test(value);
 }
 
 export interface AwsAnswer {
@@ -93,6 +102,17 @@ export async function createSession(parts: SignedRequestParts, config: CreateSes
   // The deployed profile does not set acceptRoleSessionName, so a custom session name is refused
   // (the exact AWS error for this case is UNCONFIRMED).
   if (body.roleSessionName !== undefined) return accessDenied('the profile does not accept a roleSessionName');
+
+  // The role's trust policy, as IAM evaluates it for the session: a missing tag fails StringLike.
+  if (config.roleTagConditions !== undefined && config.roleTagConditions.length > 0) {
+    const tags = principalTagsFromCertificate(auth.leaf);
+    for (const { key, pattern } of config.roleTagConditions) {
+      const value = tags[key];
+      if (value === undefined || !stringLike(value, pattern)) {
+        return accessDenied(`the trust policy of role ${config.roleArn} refuses this certificate: aws:PrincipalTag/${key} ${value === undefined ? 'is absent' : `"${value}"`} does not match "${pattern}"`);
+      }
+    }
+  }
 
   const duration = body.durationSeconds ?? config.sessionDurationDefault;
   if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < MIN_DURATION_SECONDS || duration > MAX_DURATION_SECONDS) {

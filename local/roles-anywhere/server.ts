@@ -28,6 +28,8 @@ export interface StartRolesAnywhereOptions {
   now?: () => Date;
   /** true: JSON lines to stderr; a function receives each entry instead. Off by default. */
   log?: boolean | ((entry: Record<string, unknown>) => void);
+  /** The role trust policy's StringLike conditions on principal tags (serverless.yml WorkloadRole). */
+  roleTagConditions?: { key: string; pattern: string }[];
 }
 
 export interface RolesAnywhereHandle {
@@ -86,6 +88,7 @@ export async function startRolesAnywhere(options: StartRolesAnywhereOptions): Pr
     store,
     warn: (message: string, fields: Record<string, unknown>) => emit({ level: 'WARN', message, ...fields }),
     revokedBy: (cert: Parameters<CrlStore['revokedBy']>[0]) => crls.revokedBy(cert),
+    ...(options.roleTagConditions === undefined ? {} : { roleTagConditions: options.roleTagConditions }),
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -9,7 +9,7 @@
  * again at once (ChangeMessageVisibility 0); receives are sampled, so a large queue may be shown
  * partially (docs/aws-behaviour.md, "Amazon SQS").
  */
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 export interface DeadLetter {
   queue: string;
@@ -41,6 +41,18 @@ export class DeadLetterQueues {
       this.urls.set(name, url);
     }
     return url;
+  }
+
+  /** Approximate number of messages in each queue, visible or in flight (GetQueueAttributes: nothing is received). */
+  async depths(): Promise<Record<string, number>> {
+    const entries = await Promise.all(
+      this.names.map(async (name) => {
+        const out = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: await this.url(name), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+        const a = out.Attributes ?? {};
+        return [name, Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0)] as const;
+      }),
+    );
+    return Object.fromEntries(entries);
   }
 
   /** Receives up to `max` messages, each hidden for `hideSeconds` (deduplicated: a receive may return one twice). */

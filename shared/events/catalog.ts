@@ -71,6 +71,8 @@ export const eventSchemas = {
       notBefore: z.iso.datetime(),
       notAfter: z.iso.datetime(),
       certificateArn: z.string(),
+      requestedAt: z.iso.datetime().optional().describe('When the request was made (its SvidRequested requestedAt): SvidIssued occurredAt minus this is the time to identity'),
+      renewalDueAt: z.iso.datetime().optional().describe('Renewals: the half-life of the SVID this one replaces (when the renewal was due)'),
     })
     .describe('ACM Private CA issued the X.509-SVID of a request and it passed the X509-SVID checks; GET /workloads/{id}/svid serves it. Emitted again at every renewal.'),
   SvidIssuanceFailed: z
@@ -142,6 +144,8 @@ export const eventSchemas = {
       desiredVersion: z.number().int(),
       trigger: syncTrigger,
       triggerEventId: z.string().nullable(),
+      triggerOccurredAt: z.iso.datetime().optional().describe('When the triggering event occurred (absent for the reconcile): occurredAt minus this is the grant-change-to-enforcement latency'),
+      limit: z.number().int().optional().describe('The auth policy size limit `bytes` counts against'),
     })
     .describe("The service's auth policy now is the compilation of its grants as read after `desiredVersion`."),
   PolicySyncFailed: z

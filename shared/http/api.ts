@@ -1,5 +1,5 @@
 /**
- * The HTTP seam for API Gateway REST (`http` events) handlers: one Middy chain (Powertools context,
+ * The HTTP seam for API Gateway REST (`http` events) handlers: one Middy chain (Powertools context and metrics flush,
  * header and event normalisation, error mapping, body limits and JSON, caller identity) around a
  * table of routes. A route gets an `ApiRequest` and returns an `ApiResponse`; it never builds an
  * error body (it throws a TrellisError, which may carry headers).
@@ -11,6 +11,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { TrellisError } from '../errors';
 import { logger } from '../logger';
+import { metricsMiddleware } from '../metrics/metrics';
 import type { Caller } from './caller';
 import { callerIdentity, errorMapper, jsonBody, jsonResponse, type TrellisApiEvent } from './middlewares';
 
@@ -53,6 +54,7 @@ function toResult(response: ApiResponse): APIGatewayProxyResult {
 export function apiHandler(routes: Routes) {
   return middy<TrellisApiEvent, APIGatewayProxyResult, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(metricsMiddleware())
     .use(errorMapper())
     .use(httpHeaderNormalizer())
     .use(httpEventNormalizer())

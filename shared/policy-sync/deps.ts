@@ -7,6 +7,7 @@ import { setting } from '../config';
 import { EventBridgePublisher } from '../events/publisher';
 import { grantsDeps } from '../grants/deps';
 import { LatticeAuthPolicies } from './auth-policies';
+import { PowertoolsMetricsSink, type MetricsSink } from '../metrics/metrics';
 import type { EventDetail } from '../events/catalog';
 import type { EventPublisher } from '../events/publisher';
 import type { GrantsDeps } from '../grants/service';
@@ -22,6 +23,8 @@ export interface PolicyDeps extends GrantsDeps {
   revocations?: RevocationStore;
   /** Bound on iterations of one sync (default 25). */
   maxIterations?: number;
+  /** The reconcile's services out of sync (metrics/catalog.ts); none when absent. */
+  metrics?: MetricsSink;
 }
 
 export type Trigger = EventDetail<'PolicyApplied'>['trigger'];
@@ -35,6 +38,7 @@ export function policyDeps(): PolicyDeps {
     policies: new LatticeAuthPolicies(vpcLattice()),
     revocations: new DynamoRevocationStore(dynamoDocumentClient(), setting('REVOCATIONS_TABLE')),
     publisher: new EventBridgePublisher(eventBridge(), setting('EVENT_BUS_NAME')),
+    metrics: new PowertoolsMetricsSink(),
     compile: {
       principalArn: setting('WORKLOAD_ROLE_ARN'),
       trustDomain: setting('TRUST_DOMAIN'),

@@ -98,5 +98,7 @@ export async function reconcileAll(deps: PolicyDeps, options: { concurrency?: nu
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 8, names.length)) }, worker));
+  // Every run reports, zero included: a service still out of sync on the next run has been out of sync for a whole period.
+  deps.metrics?.emit('PoliciesOutOfSync', summary.failed.length);
   return summary;
 }

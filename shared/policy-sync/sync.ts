@@ -3,6 +3,7 @@ import { pendingEvent } from '../events/catalog';
 import { logger } from '../logger';
 import { convergeService, type ConvergeResult } from './converge';
 import { sha256 } from './compile';
+import { DEFAULT_MAX_POLICY_BYTES } from '../policy/compiler';
 import type { PolicyDeps, Trigger } from './deps';
 import { errorCode, errorText, failedEvent } from './sync-failed';
 
@@ -12,7 +13,7 @@ import { errorCode, errorText, failedEvent } from './sync-failed';
  * reported and rethrown (EventBridge retries the event); an over-size policy is reported once
  * and not retried (only a grant change can fix it). A failure to publish fails the invocation.
  */
-export async function syncServicePolicy(deps: PolicyDeps, name: string, trigger: Trigger, triggerEventId: string | null): Promise<ConvergeResult> {
+export async function syncServicePolicy(deps: PolicyDeps, name: string, trigger: Trigger, triggerEventId: string | null, triggerOccurredAt?: string): Promise<ConvergeResult> {
   let result: ConvergeResult;
   try {
     result = await convergeService(deps, name, { bump: trigger !== 'reconcile' });
@@ -45,6 +46,8 @@ export async function syncServicePolicy(deps: PolicyDeps, name: string, trigger:
           desiredVersion: result.version,
           trigger,
           triggerEventId,
+          ...(triggerOccurredAt === undefined ? {} : { triggerOccurredAt }),
+          limit: deps.compile.maxBytes ?? DEFAULT_MAX_POLICY_BYTES,
         }),
       ]);
   }

@@ -17,6 +17,7 @@ import { DynamoRateLimiter, type RateLimiter } from './rate-limiter';
 import { SvidRepository } from './svid-repository';
 import { LocalPcaListing, type IssuedCertificateLookup } from './issued-lookup';
 import { DEFAULT_TUNING, type IssuanceTuning } from './tuning';
+import { noMetrics, PowertoolsMetricsSink, type MetricsSink } from '../metrics/metrics';
 
 export interface WorkloadReader {
   get(id: string): Promise<StoredWorkload | undefined>;
@@ -30,6 +31,8 @@ export interface SvidDeps {
   publisher: EventPublisher;
   now?: () => Date;
   tuning?: Partial<IssuanceTuning>;
+  /** PCA throttles and retries, pending requests (metrics/catalog.ts); none when absent. */
+  metrics?: MetricsSink;
 }
 
 export interface PcaDeps extends SvidDeps {
@@ -47,6 +50,7 @@ export interface IssuerDeps extends PcaDeps {
 }
 
 
+export const metricsOf = (deps: SvidDeps): MetricsSink => deps.metrics ?? noMetrics;
 export const clock = (deps: SvidDeps): Date => (deps.now ? deps.now() : new Date());
 export const tuningOf = (deps: SvidDeps): IssuanceTuning => ({ ...DEFAULT_TUNING, ...(deps.tuning ?? {}) });
 export const pause = (deps: PcaDeps, ms: number): Promise<void> => (deps.sleep ?? realSleep)(ms);
@@ -64,6 +68,7 @@ export function svidDeps(): SvidDeps {
     workloads: new WorkloadRepository(db, setting('WORKLOADS_TABLE')),
     outbox: new Outbox(db, publisher),
     publisher,
+    metrics: new PowertoolsMetricsSink(),
   };
 }
 

@@ -184,6 +184,8 @@ export async function issueSvid(deps: IssuerDeps, request: SvidRequested, budget
       notBefore: svid.notBefore,
       notAfter: svid.notAfter,
       certificateArn,
+      requestedAt: request.requestedAt,
+      ...(request.trigger === 'renewal' && currentSvid !== undefined ? { renewalDueAt: halfLifeAt({ notBefore: new Date(currentSvid.notBefore), notAfter: new Date(currentSvid.notAfter) }).toISOString() } : {}),
     },
     storedAt,
   );

@@ -8,7 +8,7 @@ import type { RevocationReason } from '@aws-sdk/client-acm-pca';
 import { pendingEvent, type EventDetail, type PendingEvent } from '../events/catalog';
 import { logger } from '../logger';
 import { backoffDelayMs } from './backoff';
-import { clock, pause, tuningOf, type IssuerDeps, type PcaDeps } from './deps';
+import { clock, metricsOf, pause, tuningOf, type IssuerDeps, type PcaDeps } from './deps';
 import type { Failure } from './end-request';
 import { classifyPcaError, pcaErrorMessage, pcaErrorName, type PemWithChain } from './pca-client';
 import { parseCertificateChain } from './x509-svid';
@@ -29,7 +29,9 @@ export async function withPcaRetries<T>(deps: PcaDeps, call: () => Promise<T>): 
       return await call();
     } catch (error) {
       const kind = classifyPcaError(error);
+      if (kind === 'throttled') metricsOf(deps).emit('PcaThrottles', 1);
       if ((kind !== 'throttled' && kind !== 'transient') || attempt + 1 >= tuning.issueAttempts) throw error;
+      metricsOf(deps).emit('PcaRetries', 1);
       await pause(deps, backoffDelayMs(attempt, tuning.issueBackoff, deps.random));
     }
   }
@@ -53,7 +55,9 @@ export async function issueWithRetries(deps: IssuerDeps, budget: IssueBudget, in
     } catch (error) {
       last = error;
       const kind = classifyPcaError(error);
+      if (kind === 'throttled') metricsOf(deps).emit('PcaThrottles', 1);
       if (kind === 'throttled' || kind === 'transient') {
+        if (attempt + 1 < tuning.issueAttempts) metricsOf(deps).emit('PcaRetries', 1);
         logger.info('IssueCertificate will be retried', { attempt: attempt + 1, error: pcaErrorName(error) });
         continue;
       }
@@ -80,6 +84,7 @@ export async function waitForCertificate(deps: PcaDeps, certificateArn: string):
       return { ok: true, ...(await deps.ca.pca.getCertificate(certificateArn)) };
     } catch (error) {
       const kind = classifyPcaError(error);
+      if (kind === 'throttled') metricsOf(deps).emit('PcaThrottles', 1);
       if (kind !== 'in-progress' && kind !== 'throttled' && kind !== 'transient') {
         return { ok: false, reason: 'pca-rejected', message: `GetCertificate ${certificateArn} failed: ${pcaErrorName(error)}: ${pcaErrorMessage(error)}` };
       }
@@ -115,7 +120,9 @@ export async function revokeWithRetries(deps: PcaDeps, serialHex: string, reason
         logger.warn('certificate not revocable', { serialHex, error: pcaErrorName(error), message: pcaErrorMessage(error) });
         return 'skipped';
       }
+      if (kind === 'throttled') metricsOf(deps).emit('PcaThrottles', 1);
       if (attempt + 1 >= tuning.revokeAttempts) throw error;
+      metricsOf(deps).emit('PcaRetries', 1);
       await pause(deps, backoffDelayMs(attempt, tuning.revokeBackoff, deps.random));
     }
   }

@@ -15,7 +15,7 @@
  */
 import type { EventDetail } from '../events/catalog';
 import { logger } from '../logger';
-import { clock, type IssuerDeps } from './deps';
+import { clock, metricsOf, type IssuerDeps } from './deps';
 import { endUnfinished } from './end-unfinished';
 import { issueSvid, type IssueOutcome } from './issue';
 import type { SvidRequestRecord, SvidState } from './model';
@@ -36,17 +36,23 @@ export async function redrivePending(deps: IssuerDeps, options: { boundMs: numbe
   const now = clock(deps);
   const redriveAfterMs = options.boundMs / 4;
   const stuck: SvidState[] = [];
+  let oldestMs = 0;
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await deps.svids.due(now, startKey);
     for (const due of page.items) {
       const state = await deps.svids.get(due.workloadId);
       if (!state || state.deletedAt !== undefined || state.status !== 'pending' || state.request === undefined) continue;
-      if (now.getTime() - new Date(state.request.requestedAt).getTime() >= redriveAfterMs) stuck.push(state);
+      const ageMs = now.getTime() - new Date(state.request.requestedAt).getTime();
+      oldestMs = Math.max(oldestMs, ageMs);
+      if (ageMs >= redriveAfterMs) stuck.push(state);
     }
     startKey = page.lastKey;
   } while (startKey);
 
+  // Every run reports, zero included, so the alarms on these see data while nothing is stuck.
+  metricsOf(deps).emit('PendingSvidRequests', stuck.length);
+  metricsOf(deps).emit('OldestPendingSvidRequestAge', Math.round(oldestMs / 1000));
   const report: WatchdogReport = { looked: stuck.length, issued: [], failed: [] };
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -329,3 +329,36 @@ describe('trellis svid fetch --watch', () => {
     expect(identity).toMatchObject({ sessionName: finalSerial, x509SanUri: spiffe(name) });
   }, 120_000);
 });
+
+// The smoke test of a stage (`npm run smoke`, which runs this built CLI), here against this local
+// stack: the same code path a deployed stage gets, minus the CloudFormation lookup of its outputs.
+describe('trellis smoke and trellis status against the local stack', () => {
+  it('plays the reference scenario with throwaway workloads, checks the four outcomes, cleans up and prints the table', async () => {
+    const run = await trellis('smoke', '--endpoints', join(stateDir, 'endpoints.json'));
+    expect(run.code, `${run.stderr}\n${run.stdout}`).toBe(0);
+    expect(run.stdout).toMatch(/orders → billing\s+ALLOWED\s+ALLOWED\s+200\s+ok/);
+    expect(run.stdout).toMatch(/orders → rates\s+ALLOWED\s+ALLOWED\s+200\s+ok/);
+    expect(run.stdout).toMatch(/reviews → billing\s+DENIED\s+DENIED\s+403\s+ok\s+AccessDeniedException/);
+    expect(run.stdout).toMatch(/reviews → rates\s+ALLOWED\s+ALLOWED\s+200\s+ok/);
+    expect(run.stdout).toContain('cleanup: 3 grants and 2 workloads deleted');
+    expect(run.stdout).toContain('PASSED');
+    const left = JSON.parse(await ok('--json', 'workloads', 'list')) as { items: { spiffeId: string }[] };
+    expect(left.items.filter((w) => w.spiffeId.includes('/smoke/'))).toEqual([]);
+  }, 120_000);
+
+  it('trellis status summarises the audit trail (p50/p95, nothing stuck) and metrics.log holds the EMF lines', async () => {
+    const run = await trellis('--json', 'status', '--hours', '1');
+    const status = JSON.parse(run.stdout) as { svids: { issued: number; timeToIdentityMs: { count: number } }; policies: { grantToPolicyMs: { count: number } }; stuck: { pendingSvidRequests: number } };
+    expect(status.svids.issued).toBeGreaterThan(0);
+    expect(status.svids.timeToIdentityMs.count).toBeGreaterThan(0);
+    expect(status.policies.grantToPolicyMs.count).toBeGreaterThan(0);
+    const human = await trellis('status');
+    expect(human.stdout).toMatch(/time to identity:\s+p50 \d+ ms, p95 \d+ ms/);
+    const emf = readFileSync(join(stateDir, 'logs', 'metrics.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string; Unit: string }[] }[] }; stage: string });
+    const names = new Set(emf.flatMap((d) => d._aws.CloudWatchMetrics.flatMap((c) => c.Metrics.map((m) => `${c.Namespace}/${m.Name}/${m.Unit}`))));
+    expect(names).toContain('Trellis/SvidsIssued/Count');
+    expect(names).toContain('Trellis/TimeToIdentity/Milliseconds');
+    expect(names).toContain('Trellis/GrantToPolicyLatency/Milliseconds');
+    expect(emf.every((d) => d.stage === 'local')).toBe(true);
+  }, 60_000);
+});

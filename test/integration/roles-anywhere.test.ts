@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, signingParamsFor, type KeyAlgorithm } from '@trellis/client';
 import { createSession, RolesAnywhereError, type CreateSessionInput } from '@trellis/client';
 import type { FetchLike } from '@trellis/client';
+import { join } from 'node:path';
 import { startRolesAnywhere, type RolesAnywhereHandle } from '../../local/roles-anywhere/server';
+import { workloadRoleTagConditions } from '../../local/serverless-config';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -377,5 +379,39 @@ describe('workload keys and CSRs', () => {
     const csr = new Pkcs10CertificateRequest(await createCsr({ keys: await generateKeyPair('P-256'), spiffeId: ORDERS }));
     expect(csr.subject).toBe('');
     expect(await csr.verify()).toBe(true);
+  });
+});
+
+// The workload role's trust policy (serverless.yml WorkloadRole) requires aws:PrincipalTag/x509SAN/URI
+// StringLike spiffe://<trust domain>/*: the local Roles Anywhere enforces the conditions it reads there.
+describe('local IAM Roles Anywhere and the workload role trust policy', () => {
+  let root: Pki;
+  let ra: RolesAnywhereHandle;
+  const conditions = workloadRoleTagConditions(join(import.meta.dirname, '..', '..', 'serverless.yml'), 'local');
+  const input = (leaf: Pki): CreateSessionInput => ({ endpoint: ra.endpoint, region: REGION, trustAnchorArn: TRUST_ANCHOR_ARN, profileArn: PROFILE_ARN, roleArn: ROLE_ARN, certificatePem: leaf.cert.toString('pem'), privateKey: leaf.keys.privateKey });
+
+  beforeAll(async () => {
+    root = await makeCa('CN=Trellis Test CA');
+    ra = await startRolesAnywhere({ region: REGION, roleArn: ROLE_ARN, profileArn: PROFILE_ARN, trustAnchorArn: TRUST_ANCHOR_ARN, trustAnchors: () => [root.cert.toString('pem')], roleTagConditions: conditions });
+  });
+  afterAll(async () => {
+    await ra.stop();
+  });
+
+  it('reads the condition from the template', () => {
+    expect(conditions).toEqual([{ key: 'x509SAN/URI', pattern: 'spiffe://example.org/*' }]);
+  });
+
+  it('gives an SVID of the trust domain a session, and no session to another certificate of the same CA', async () => {
+    await expect(createSession(input(await makeLeaf(root)))).resolves.toBeDefined();
+    for (const sans of [[{ type: 'url', value: 'spiffe://other.org/service/orders' }], [{ type: 'url', value: 'https://example.org/service/orders' }], [{ type: 'dns', value: 'orders.example.org' }]] as JsonGeneralName[][]) {
+      const err = await createSession(input(await makeLeaf(root, { sans }))).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, JSON.stringify(sans)).toBeInstanceOf(RolesAnywhereError);
+      expect(err).toMatchObject({ status: 403, code: 'AccessDeniedException' });
+      expect((err as Error).message).toContain('aws:PrincipalTag/x509SAN/URI');
+    }
   });
 });

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { addAdminCommands } from './admin-commands';
 import { EXIT, globalOptions, reportError } from './context';
 import { addCredentialCommands } from './credential-commands';
+import { addOpsCommands } from './ops-commands';
 import { addSvidCommands } from './svid-commands';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   addAdminCommands(program);
   addSvidCommands(program);
   addCredentialCommands(program);
+  addOpsCommands(program);
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }
