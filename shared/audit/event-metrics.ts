@@ -33,7 +33,7 @@ export function eventMetrics(detailType: string, detail: Record<string, unknown>
       return out;
     }
     case 'SvidIssuanceFailed':
-      return [{ name: 'SvidIssuanceFailures', value: 1 }];
+      return [{ name: 'SvidIssuanceFailures', value: 1, extra: text(detail.reason) ?? 'unknown' }];
     case 'SvidRevoked':
       // The reason may be absent on events of older versions.
       return [{ name: 'SvidsRevoked', value: 1, extra: text(detail.reason) ?? 'UNSPECIFIED' }];

@@ -16,7 +16,7 @@ export const metricCatalog = {
   TimeToIdentity: { unit: 'Milliseconds', description: 'From the SVID request (registration with a CSR, or a submitted CSR) to SvidIssued' },
   RenewalLag: { unit: 'Seconds', description: 'How far past the half-life of the SVID it replaces a renewal was issued (0 when on time)' },
   SvidsIssued: { unit: 'Count', description: 'SVIDs issued (SvidIssued events)' },
-  SvidIssuanceFailures: { unit: 'Count', description: 'SVID requests ended failed (SvidIssuanceFailed events)' },
+  SvidIssuanceFailures: { unit: 'Count', description: 'SVID requests ended failed (SvidIssuanceFailed events); also per `reason`', extraDimension: 'reason' },
   SvidsRevoked: { unit: 'Count', description: 'Certificates revoked (SvidRevoked events); also per `reason`', extraDimension: 'reason' },
   PcaThrottles: { unit: 'Count', description: 'ACM Private CA calls answered ThrottlingException' },
   PcaRetries: { unit: 'Count', description: 'ACM Private CA calls retried after a throttle or a transient error' },

@@ -95,6 +95,7 @@ describe('recordEvent', () => {
     await recordEvent(deps, entry('SvidIssuanceFailed', { reason: 'throttled' }));
     await recordEvent(deps, entry('GrantChanged', {}));
     expect(sink.names()).toEqual(['PolicyBytes', 'PolicyQuotaUsed', 'PolicySyncFailures', 'PolicyDriftRepaired', 'SvidIssuanceFailures']);
+    expect(sink.emitted.at(-1)).toEqual({ name: 'SvidIssuanceFailures', value: 1, extra: 'throttled' });
   });
 });
 
