@@ -72,7 +72,11 @@ export interface AcmPcaEmulator {
   setFaults(faults: AcmPcaFaults): void;
   stats(): AcmPcaStats;
   resetStats(): void;
-  isRevoked(serialHex: string): boolean;
+  /**
+   * The CA's own record, for tests inspecting the CA. No other stand-in asks it: the local Roles
+   * Anywhere knows revocations only from imported CRLs, the local data plane only from the auth policy.
+   */
+  revokedAtCa(serialHex: string): boolean;
   revokedCertificates(): StoredCertificate[];
   /** Where each generated CRL event goes (the local default bus); undefined stops sending. */
   setCrlEventSink(sink: ((event: CrlGenerationEvent) => Promise<void>) | undefined): void;
@@ -222,7 +226,7 @@ export async function startAcmPca(options: AcmPcaEmulatorOptions): Promise<AcmPc
     setFaults: (faults) => traffic.setFaults(faults),
     stats: () => traffic.stats(),
     resetStats: () => traffic.resetStats(),
-    isRevoked: (serialHex) => store.isRevoked(serialHex),
+    revokedAtCa: (serialHex) => store.revokedAtCa(serialHex),
     revokedCertificates: () => store.revoked(),
     setCrlEventSink: (sink) => {
       crlSink = sink;

@@ -113,7 +113,7 @@ export class CertificateStore {
     return true;
   }
 
-  isRevoked(serialHex: string): boolean {
+  revokedAtCa(serialHex: string): boolean {
     return this.get(serialHex)?.revocation !== undefined;
   }
 

@@ -271,14 +271,14 @@ describe('local ACM PCA emulator through @aws-sdk/client-acm-pca', () => {
     const csr = await makeCsr();
     const arn = await issue(baseInput(csr.pem));
     const serial = arn.split('/').pop() ?? '';
-    expect(pca.isRevoked(serial)).toBe(false);
+    expect(pca.revokedAtCa(serial)).toBe(false);
     const revoke = (certificateSerial: string, reason = 'KEY_COMPROMISE') =>
       client.send(new RevokeCertificateCommand({ CertificateAuthorityArn: pca.caArn, CertificateSerial: certificateSerial, RevocationReason: reason as 'KEY_COMPROMISE' }));
     const badReason = await errorOf(revoke(serial, 'BORED'));
     expect(badReason.name).toBe('ValidationException');
     // The AWS docs show colon-separated serials as openssl prints them.
     await revoke(serial.match(/../g)?.join(':') ?? '');
-    expect(pca.isRevoked(serial)).toBe(true);
+    expect(pca.revokedAtCa(serial)).toBe(true);
     expect(pca.revokedCertificates().map((c) => [c.serialHex, c.revocation?.reason])).toContainEqual([serial, 'KEY_COMPROMISE']);
     expect((await errorOf(revoke(serial))).name).toBe('RequestAlreadyProcessedException');
     expect((await errorOf(revoke('7f'.repeat(16)))).name).toBe('ResourceNotFoundException');
@@ -380,7 +380,7 @@ describe('local ACM PCA emulator through @aws-sdk/client-acm-pca', () => {
         expect(new X509Certificate(again.Certificate ?? '').serialNumber.toLowerCase()).toBe(issued.CertificateArn?.split('/').pop());
         const serial = issued.CertificateArn?.split('/').pop() ?? '';
         await secondClient.send(new RevokeCertificateCommand({ CertificateAuthorityArn: second.caArn, CertificateSerial: serial, RevocationReason: 'SUPERSEDED' }));
-        expect(second.isRevoked(serial)).toBe(true);
+        expect(second.revokedAtCa(serial)).toBe(true);
       } finally {
         secondClient.destroy();
         await second.stop();

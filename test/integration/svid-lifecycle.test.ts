@@ -95,8 +95,8 @@ describe('renewal and revocation', () => {
     const revoked = (await eventsOf(stack, 'SvidRevoked')).filter((e) => e.detail.workloadId === workloadId);
     expect(revoked.map((e) => e.detail.serialNumber).sort()).toEqual([first.serialNumber, second.serialNumber].sort());
     expect(revoked.every((e) => e.detail.reason === 'CESSATION_OF_OPERATION' && e.detail.spiffeId === ORDERS)).toBe(true);
-    expect(stack.standIns.acmPca.isRevoked(first.serialNumber)).toBe(true);
-    expect(stack.standIns.acmPca.isRevoked(second.serialNumber)).toBe(true);
+    expect(stack.standIns.acmPca.revokedAtCa(first.serialNumber)).toBe(true);
+    expect(stack.standIns.acmPca.revokedAtCa(second.serialNumber)).toBe(true);
     expect((await getSvid(workloadId)).status).toBe(404);
 
     // A redelivery revokes nothing more and announces nothing more.
@@ -131,7 +131,7 @@ describe('renewal and revocation', () => {
     const svid = (await getSvid(workloadId)).body as SvidBody;
     expect(svid.latestRequest.trigger).toBe('registration');
     expect([first.serialNumber, second.serialNumber]).not.toContain(svid.serialNumber);
-    expect(stack.standIns.acmPca.isRevoked(svid.serialNumber)).toBe(false);
+    expect(stack.standIns.acmPca.revokedAtCa(svid.serialNumber)).toBe(false);
   });
 });
 

@@ -140,7 +140,7 @@ describe('PCA answers that end a request', () => {
     expect(events[0]?.detail).toMatchObject({ reason: 'svid-check-failed', message: expect.stringContaining('extended-key-usage') });
     const revoked = (await eventsOf(stack, 'SvidRevoked')).find((e) => e.detail.workloadId === request.workloadId);
     expect(revoked?.detail).toMatchObject({ reason: 'UNSPECIFIED' });
-    expect(stack.standIns.acmPca.isRevoked(String(revoked?.detail.serialNumber))).toBe(true);
+    expect(stack.standIns.acmPca.revokedAtCa(String(revoked?.detail.serialNumber))).toBe(true);
   });
 
   it('a certificate that never becomes ready ends as certificate-not-ready after the bounded wait, and is revoked', async () => {
@@ -167,7 +167,7 @@ describe('PCA answers that end a request', () => {
     // ACM PCA could still issue it after the wait: it is revoked, so no unrecorded certificate stays valid
     const revoked = (await eventsOf(stack, 'SvidRevoked')).find((e) => e.detail.workloadId === request.workloadId);
     expect(revoked?.detail).toMatchObject({ reason: 'SUPERSEDED' });
-    expect(stack.standIns.acmPca.isRevoked(String(revoked?.detail.serialNumber))).toBe(true);
+    expect(stack.standIns.acmPca.revokedAtCa(String(revoked?.detail.serialNumber))).toBe(true);
   });
 
   it('a CA that does not exist: pca-rejected, with the service error in the message', async () => {

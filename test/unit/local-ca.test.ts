@@ -366,8 +366,8 @@ describe('CertificateStore', () => {
       await store.flush();
       const reopened = await CertificateStore.open(file);
       expect(reopened.get('7fff')?.certificatePem).toBe('PEM-B');
-      expect(reopened.isRevoked('0a1b')).toBe(true);
-      expect(reopened.isRevoked('7fff')).toBe(false);
+      expect(reopened.revokedAtCa('0a1b')).toBe(true);
+      expect(reopened.revokedAtCa('7fff')).toBe(false);
       expect(reopened.revoked().map((c) => [c.serialHex, c.revocation?.reason])).toEqual([['0a1b', 'SUPERSEDED']]);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -50,7 +50,8 @@ describe('the stage CA option', () => {
   });
 
   it('otherwise caArn is the existing CA, and every use of the CA (trust anchor included) takes caArn', () => {
-    const caArn = { 'Fn::If': ['CreateCa', { 'Fn::GetAtt': ['TrellisCa', 'Arn'] }, ''] };
+    // The activation's Ref is the CA ARN (its primary identifier): users of caArn wait for an ACTIVE CA.
+    const caArn = { 'Fn::If': ['CreateCa', { Ref: 'TrellisCaActivation' }, ''] };
     expect(resource('WorkloadTrustAnchor').Properties).toMatchObject({ Source: { SourceType: 'AWS_ACM_PCA', SourceData: { AcmPcaArn: caArn } } });
     const env = (dev.raw.functions as Record<string, { environment: Record<string, unknown> }>).svidIssuer?.environment;
     expect(env?.PCA_CA_ARN).toEqual(caArn);
