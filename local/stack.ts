@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
-import { busNames, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
+import { busNames, functionKeys, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
 import { startLocalSqs } from './sqs/local-sqs';
 import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
 import { cloudTrailToBus } from './lattice/cloudtrail';
@@ -28,13 +28,49 @@ export interface StackOptions {
   persistDir?: string;
   /** Where local state (CA, endpoints.json, logs) lives; default <root>/.trellis. */
   stateDir?: string;
-  /** Echo the functions' log lines to this stream as well as to .trellis/logs/functions.log. */
+  /**
+   * Echo the chatter (serverless offline's and the functions' output, the local EventBridge's and the
+   * data plane's lines) to this stream as well as to their files in .trellis/logs/ (`npm start --verbose`).
+   */
   echoFunctionLogs?: NodeJS.WritableStream;
   /** Receives the stop function as soon as starting begins, so a signal during boot can stop what already runs. */
   onStarting?: (stop: () => Promise<void>) => void;
   /** Called when serverless offline exits while the stack runs (not when the stack stops it): nothing would answer the API any more. */
   onFunctionsExit?: (why: string) => void;
+  /** One progress line per component as it becomes ready (with the seconds it took). */
   log?: (line: string) => void;
+}
+
+/** Where the lines serverless offline's process prints go. */
+export interface FunctionsOutputSinks {
+  /** .trellis/logs/functions.log */
+  file: NodeJS.WritableStream;
+  /** The terminal with --verbose; undefined otherwise. */
+  echo?: NodeJS.WritableStream;
+}
+
+/**
+ * THE place each line serverless offline's process prints is consumed (its own messages, and the
+ * functions' structured JSON log lines). Every line goes to functions.log and, with --verbose, to the
+ * terminal. A line-level tee (e.g. the metric lines of the functions) belongs here.
+ */
+export function onFunctionsOutputLine(line: string, sinks: FunctionsOutputSinks): void {
+  sinks.file.write(`${line}\n`);
+  sinks.echo?.write(`${line}\n`);
+}
+
+/** Splits a stream's chunks into lines (a chunk may end mid-line); the last partial line is handed over at the end. */
+export function forEachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let rest = '';
+  stream.on('data', (chunk: Buffer | string) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+  stream.on('end', () => {
+    if (rest !== '') onLine(rest);
+    rest = '';
+  });
 }
 
 export interface Endpoints {
@@ -92,7 +128,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? '127.0.0.1';
   const root = resolve(options.root);
   const stateDir = options.stateDir ?? join(root, '.trellis');
-  const log = options.log ?? (() => {});
+  const progress = options.log ?? (() => {});
+  let since = performance.now();
+  // Each component's line carries the seconds since the previous one was ready.
+  const log = (line: string): void => {
+    const now = performance.now();
+    progress(`${line} (${((now - since) / 1000).toFixed(1)} s)`);
+    since = now;
+  };
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
   const { ports } = options;
   const stoppers: (() => Promise<void>)[] = [];
@@ -109,13 +152,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const standIns = await startStandIns({ stateDir, host, ports: { acmPca: ports.acmPca, lattice: ports.lattice, rolesAnywhere: ports.rolesAnywhere } });
     stoppers.push(() => standIns.stop());
     Object.assign(process.env, standIns.env);
-    log(`local ACM PCA (CA ${standIns.acmPca.caArn}), VPC Lattice and Roles Anywhere ready`);
+    log('local ACM PCA, VPC Lattice control plane and Roles Anywhere ready');
     const config = loadServerlessConfig(join(root, 'serverless.yml'), LOCAL_STAGE);
     const region = config.region;
 
     const dynamo: LocalDynamo = await startDynalite({ port: ports.dynamodb, host, path: options.persistDir, tables: tableDefinitions(config), region });
     stoppers.push(() => dynamo.stop());
-    log(`dynalite ready at ${dynamo.endpoint}${options.persistDir ? ` (persisted in ${options.persistDir})` : ' (in memory)'}`);
+    log(`dynalite ready, ${options.persistDir ? `persisted in ${options.persistDir}` : 'in memory'}`);
 
     const lambdaEndpoint = `http://${host}:${ports.lambda}`;
     const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
@@ -141,7 +184,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     });
     stoppers.push(() => sqs.stop());
-    log(`local SQS ready at ${sqs.endpoint}`);
+    log('local SQS ready');
+    const eventBridgeLog = createWriteStream(join(stateDir, 'logs', 'eventbridge.log'), { flags: 'w' });
+    stoppers.push(() => new Promise<void>((r) => eventBridgeLog.end(() => r())));
     const bus = await startLocalBus({
       port: ports.eventBridge,
       host,
@@ -159,10 +204,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       sendToQueue: (queue, body, attributes) => void sqs.send(queue, body, attributes),
       targetsReady,
       ...(options.persistDir ? { journalFile: join(options.persistDir, 'eventbridge.jsonl') } : {}),
-      log: true,
+      log: (line) => {
+        eventBridgeLog.write(`${line}\n`);
+        options.echoFunctionLogs?.write(`${line}\n`);
+      },
     });
     stoppers.push(() => bus.stop());
-    log(`local EventBridge ready at ${bus.endpoint}`);
+    log('local EventBridge ready');
     // CloudTrail: the Lattice control plane's successful writes reach the default bus (the drift rule).
     const cloudTrail = cloudTrailToBus(bus.endpoint, region);
     standIns.lattice.setCloudTrailSink(cloudTrail.sink);
@@ -207,12 +255,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ],
       { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    for (const stream of [child.stdout, child.stderr]) {
-      stream?.on('data', (chunk: Buffer) => {
-        logStream.write(chunk);
-        options.echoFunctionLogs?.write(chunk);
-      });
-    }
+    const sinks: FunctionsOutputSinks = { file: logStream, echo: options.echoFunctionLogs };
+    for (const stream of [child.stdout, child.stderr]) if (stream) forEachLine(stream, (line) => onFunctionsOutputLine(line, sinks));
     // Last resort when this process dies without stopping (an uncaught error): no orphan keeps the ports.
     const killOnExit = (): void => killGroup(child, 'SIGKILL');
     process.once('exit', killOnExit);
@@ -232,10 +276,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
 
     const api = `http://${host}:${ports.api}/${LOCAL_STAGE}`;
+    progress(`building and loading ${functionKeys(config).length} functions (serverless offline; its output in ${functionsLog})`);
     // The first esbuild of every function takes up to about 150 s on a busy 2-core machine.
     await waitFor(`${api}/workloads?limit=1`, 150_000, child);
     functionsReady();
-    log('serverless offline ready');
+    log('functions and API ready (serverless offline)');
 
     // The Lattice data plane invokes its targets through serverless offline's Lambda endpoint, so it
     // starts once that answers. Its decisions go to .trellis/logs/data-plane.log (and the echo stream).
@@ -260,7 +305,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     });
     stoppers.push(() => dataPlane.stop());
-    log(`VPC Lattice data plane ready (TLS CA for clients: ${dataPlane.caFile})`);
+    log('VPC Lattice data plane ready');
 
     const endpoints: Endpoints = {
       api,

@@ -1,5 +1,5 @@
 /** Admin API: the dead-letter queues, listed and re-driven. Administrators only. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { adminDeps } from '../../shared/admin/deps';
 import { listDeadLetters } from '../../shared/admin/list-dead-letters';
 import { redriveDeadLetters } from '../../shared/admin/redrive-dead-letters';
