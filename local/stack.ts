@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
@@ -239,6 +240,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const child = spawn(
       process.execPath,
       [
+        // A fix serverless offline's warm function instances need (local/serverless-offline/fixes.mjs).
+        '--import',
+        pathToFileURL(join(root, 'local', 'serverless-offline', 'register.mjs')).href,
         join(root, 'node_modules', 'osls', 'bin', 'serverless.js'),
         'offline',
         'start',
