@@ -93,45 +93,49 @@ async function reconcileAndLatency(): Promise<{ rows: Record<string, string | nu
       `Latency: ${latencies.length} sequential POST /grants on rates (one more grant each time, up to 60), timed from the API call until the audit function received the PolicyApplied whose triggerEventId is that grant's GrantChanged; in-process stack, so no Lambda cold starts or network hops.`,
     );
 
-    // ---- 1,000 services × 10 grants: a full reconcile against the local Lattice control plane
-    const SERVICES = 1_000;
+    // ---- reconcile as the managed services grow 10 → 100 → 1,000 (× 10 grants each), against the local Lattice control plane
+    const SIZES_SERVICES = [10, 100, 1_000];
     const GRANTS = 10;
     const now = new Date().toISOString();
     const store = stack.standIns.lattice.store;
-    const items: { table: string; item: Record<string, unknown> }[] = [];
-    for (let s = 0; s < SERVICES; s += 1) {
-      const name = `bench-${s}`;
-      const { service } = store.createService({ name, authType: 'AWS_IAM' });
-      items.push({ table: deps.services.table, item: { name, arn: service.arn, source: 'api', createdAt: now, updatedAt: now, revision: 1 } });
-      for (let g = 0; g < GRANTS; g += 1) {
-        const caller = `spiffe://example.org/bench/s${s}/w${g}`;
-        items.push({ table: deps.grants.table, item: { service: name, id: `gr-${name}-${String(g).padStart(32, '0')}`, caller, kind: 'exact', createdAt: now, revision: 1 } });
+    const db = (await import('../shared/aws/clients')).dynamoDocumentClient();
+    const putsBefore = (): number => store.listServices().reduce((n, s) => n + store.putCount(s.arn), 0);
+    let created = 0;
+    for (const size of SIZES_SERVICES) {
+      const items: { table: string; item: Record<string, unknown> }[] = [];
+      for (let s = created; s < size; s += 1) {
+        const name = `bench-${s}`;
+        const { service } = store.createService({ name, authType: 'AWS_IAM' });
+        items.push({ table: deps.services.table, item: { name, arn: service.arn, source: 'api', createdAt: now, updatedAt: now, revision: 1 } });
+        for (let g = 0; g < GRANTS; g += 1) {
+          const caller = `spiffe://example.org/bench/s${s}/w${g}`;
+          items.push({ table: deps.grants.table, item: { service: name, id: `gr-${name}-${String(g).padStart(32, '0')}`, caller, kind: 'exact', createdAt: now, revision: 1 } });
+        }
+      }
+      const added = size - created;
+      created = size;
+      for (let i = 0; i < items.length; i += 25) {
+        const batch = items.slice(i, i + 25);
+        const byTable: Record<string, { PutRequest: { Item: Record<string, unknown> } }[]> = {};
+        for (const { table, item } of batch) (byTable[table] ??= []).push({ PutRequest: { Item: item } });
+        const out = await db.send(new BatchWriteCommand({ RequestItems: byTable }));
+        if (Object.keys(out.UnprocessedItems ?? {}).length > 0) throw new Error('dynalite left items unprocessed');
+      }
+      for (const [label, concurrency] of [
+        [`reconcile, ${size.toLocaleString('en-US')} services (${added.toLocaleString('en-US')} new: their policies missing)`, 8],
+        [`reconcile again, ${size.toLocaleString('en-US')} services (all in sync: reads only)`, 8],
+      ] as const) {
+        const puts = putsBefore();
+        const started = performance.now();
+        const summary = await reconcileAll(deps, { concurrency });
+        const seconds = (performance.now() - started) / 1000;
+        await stack.bus.waitForIdle(60_000);
+        rows.push({ measure: `${label}: seconds`, value: round(seconds, 2) });
+        rows.push({ measure: `${label}: services/s; PutAuthPolicy calls`, value: `${round(summary.services / seconds, 0)}; ${putsBefore() - puts}` });
       }
     }
-    const db = (await import('../shared/aws/clients')).dynamoDocumentClient();
-    for (let i = 0; i < items.length; i += 25) {
-      const batch = items.slice(i, i + 25);
-      const byTable: Record<string, { PutRequest: { Item: Record<string, unknown> } }[]> = {};
-      for (const { table, item } of batch) (byTable[table] ??= []).push({ PutRequest: { Item: item } });
-      const out = await db.send(new BatchWriteCommand({ RequestItems: byTable }));
-      if (Object.keys(out.UnprocessedItems ?? {}).length > 0) throw new Error('dynalite left items unprocessed');
-    }
-    const putsBefore = (): number => store.listServices().reduce((n, s) => n + store.putCount(s.arn), 0);
-    for (const [label, concurrency] of [
-      ['first reconcile (every policy missing → 1,000 PutAuthPolicy)', 8],
-      ['second reconcile (all in sync → reads only)', 8],
-    ] as const) {
-      const puts = putsBefore();
-      const started = performance.now();
-      const summary = await reconcileAll(deps, { concurrency });
-      const seconds = (performance.now() - started) / 1000;
-      await stack.bus.waitForIdle(60_000);
-      rows.push({ measure: `${label}: seconds`, value: round(seconds, 2) });
-      rows.push({ measure: `${label}: services/s`, value: round(summary.services / seconds, 0) });
-      rows.push({ measure: `${label}: PutAuthPolicy calls`, value: putsBefore() - puts });
-    }
     notes.push(
-      `Reconcile: ${SERVICES} services (plus billing and rates) × ${GRANTS} exact grants, created in the local Lattice control plane and written to dynalite directly; reconcileAll with 8 services in flight, each a consistent Query, a compile, GetAuthPolicy and (when different) PutAuthPolicy over HTTP through the SDK, plus a PolicyDriftRepaired event per repaired service delivered to the audit function.`,
+      `Reconcile: ${SIZES_SERVICES.join(' → ')} services (plus billing and rates) × ${GRANTS} exact grants, created in the local Lattice control plane and written to dynalite directly; reconcileAll with 8 services in flight, each a consistent Query, a compile, GetAuthPolicy and (when different) PutAuthPolicy over HTTP through the SDK, plus a PolicyDriftRepaired event per repaired service delivered to the audit function.`,
     );
     return { rows, notes };
   } finally {
