@@ -18,6 +18,7 @@ import { cloudTrailToBus } from './lattice/cloudtrail';
 import { startDataPlane } from './lattice/data-plane';
 import { latticeTargetFunctions } from './lattice/data-plane-targets';
 import type { Ports } from './ports';
+import { forEachLine, onFunctionsOutputLine, type FunctionsOutputSinks } from './functions-output';
 
 export const LOCAL_STAGE = 'local';
 
@@ -40,38 +41,6 @@ export interface StackOptions {
   onFunctionsExit?: (why: string) => void;
   /** One progress line per component as it becomes ready (with the seconds it took). */
   log?: (line: string) => void;
-}
-
-/** Where the lines serverless offline's process prints go. */
-export interface FunctionsOutputSinks {
-  /** .trellis/logs/functions.log */
-  file: NodeJS.WritableStream;
-  /** The terminal with --verbose; undefined otherwise. */
-  echo?: NodeJS.WritableStream;
-}
-
-/**
- * THE place each line serverless offline's process prints is consumed (its own messages, and the
- * functions' structured JSON log lines). Every line goes to functions.log and, with --verbose, to the
- * terminal. A line-level tee (e.g. the metric lines of the functions) belongs here.
- */
-export function onFunctionsOutputLine(line: string, sinks: FunctionsOutputSinks): void {
-  sinks.file.write(`${line}\n`);
-  sinks.echo?.write(`${line}\n`);
-}
-
-/** Splits a stream's chunks into lines (a chunk may end mid-line); the last partial line is handed over at the end. */
-export function forEachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let rest = '';
-  stream.on('data', (chunk: Buffer | string) => {
-    const lines = (rest + chunk.toString()).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
-  });
-  stream.on('end', () => {
-    if (rest !== '') onLine(rest);
-    rest = '';
-  });
 }
 
 export interface Endpoints {
