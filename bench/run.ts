@@ -31,6 +31,7 @@ const machine = {
 };
 console.log(`machine: ${JSON.stringify(machine)}`);
 
+const failed: string[] = [];
 const sections: (BenchSection & { file: string; seconds: number; measuredAt?: string })[] = [];
 for (const file of files) {
   const mod = (await import(join(dir, file))) as { run?: (quick?: boolean) => Promise<BenchSection>; supportsQuick?: boolean };
@@ -38,7 +39,12 @@ for (const file of files) {
   if (quick && mod.supportsQuick !== true && only.length === 0) continue;
   console.log(`\n== ${file}${quick ? ' (quick)' : ''}`);
   const started = performance.now();
-  const section = await mod.run(quick);
+  // A section that fails is recorded as failed and the others still run; the run then exits 1.
+  const section = await mod.run(quick).catch((error: unknown): BenchSection => {
+    failed.push(file);
+    console.error(error);
+    return { title: `${file}: FAILED`, rows: [], notes: [`failed: ${error instanceof Error ? error.message : String(error)}`] };
+  });
   const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
   sections.push({ ...section, file, seconds, measuredAt: machine.date });
   console.table(section.rows);
@@ -77,4 +83,5 @@ const md = [
 writeFileSync(join(resultsDir, `${base}.md`), md);
 const total = sections.filter((s) => s.measuredAt === machine.date).reduce((sum, s) => sum + s.seconds, 0);
 console.log(`\nwrote bench/results/${base}.json and ${base}.md (sections run: ${round(total, 1)} s)`);
-process.exit(0);
+if (failed.length > 0) console.error(`failed sections: ${failed.join(', ')}`);
+process.exit(failed.length > 0 ? 1 : 0);

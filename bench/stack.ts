@@ -111,8 +111,12 @@ async function register(endpoints: Endpoints, csr?: string): Promise<string> {
   return String(res.body.id);
 }
 
-/** Polls GET /workloads/{id}/svid until the SVID is there (every 5 ms: the poll adds at most that). */
-async function svidOf(endpoints: Endpoints, id: string, timeoutMs = 30_000): Promise<{ certificatePem: string; chainPem?: string }> {
+/**
+ * Polls GET /workloads/{id}/svid until the SVID is there (every 5 ms: the poll adds at most that).
+ * The bound is long: an issuer invocation past its timeout on an overloaded machine is delivered
+ * again after the queue's visibility timeout, as in AWS, and that sample then shows it.
+ */
+async function svidOf(endpoints: Endpoints, id: string, timeoutMs = 180_000): Promise<{ certificatePem: string; chainPem?: string }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const res = await api(endpoints, 'GET', `/workloads/${id}/svid`);
