@@ -95,12 +95,18 @@ async function api(endpoints: Endpoints, method: string, path: string, body?: un
   }
 }
 
-/** Bursts of `concurrency` registrations (with a CSR: the SVID path too) until none answers 5xx. */
+/**
+ * Bursts of registrations (with a CSR: the SVID path too) at 1, 5, 10 then `concurrency` at once, each
+ * until none answers 5xx: a few new workers at a time, so cold starts on a busy machine stay inside
+ * the functions' 10 s timeout (20 at once did not, under a load average of 20).
+ */
 async function warm(endpoints: Endpoints, concurrency: number): Promise<void> {
   const csr = await createCsrPem({ subject: 'CN=bench' });
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const statuses = await Promise.all(Array.from({ length: concurrency }, async () => (await api(endpoints, 'POST', '/workloads', { spiffeId: `spiffe://example.org/bench/warm-${nextId()}`, selectors: { awsPrincipalArns: [] }, csr }).catch(() => ({ status: 599 }))).status));
-    if (statuses.every((s) => s < 500)) return;
+  for (const width of [1, 5, 10, concurrency]) {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const statuses = await Promise.all(Array.from({ length: width }, async () => (await api(endpoints, 'POST', '/workloads', { spiffeId: `spiffe://example.org/bench/warm-${nextId()}`, selectors: { awsPrincipalArns: [] }, csr }).catch(() => ({ status: 599 }))).status));
+      if (statuses.every((s) => s < 500)) break;
+    }
   }
 }
 
@@ -395,6 +401,7 @@ export async function run(quick = false): Promise<BenchSection> {
   const portBase = 10_000 + Math.floor(Math.random() * 60) * 30;
   stateDir = mkdtempSync(join(tmpdir(), 'trellis-bench-stack-'));
   let stack: StackProcess | undefined;
+  let succeeded = false;
   try {
     stack = spawnStack(['--no-demo', '--port-base', String(portBase), '--state-dir', stateDir]);
     await waitForOutput(stack, '[trellis] ready in', 240_000);
@@ -426,6 +433,7 @@ export async function run(quick = false): Promise<BenchSection> {
     rows.push(...bundleRows(portBase, quick));
     step('bundles');
     db.destroy();
+    succeeded = true;
     const load = (await import('node:os')).loadavg()[0] ?? 0;
     return {
       title: 'Through npm start: start-up, API vs raw store, time to identity, grant change → decision, growth, bundles',
@@ -447,6 +455,8 @@ export async function run(quick = false): Promise<BenchSection> {
       await Promise.race([exited, sleep(8_000)]);
       if (stack.child.exitCode === null) stack.child.kill('SIGKILL');
     }
-    rmSync(stateDir, { recursive: true, force: true });
+    // Kept when the section failed: its logs/ say why.
+    if (succeeded) rmSync(stateDir, { recursive: true, force: true });
+    else console.error(`stack bench: state and logs kept in ${stateDir}`);
   }
 }
