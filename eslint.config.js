@@ -18,6 +18,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS files (esbuild-plugins.cjs: serverless-esbuild loads it with require()).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // What the Lambdas run reads its settings in one place, validated (shared/config.ts).
     files: ['shared/**/*.ts', 'functions/**/*.ts'],
     ignores: ['shared/config.ts'],

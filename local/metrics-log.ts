@@ -19,17 +19,12 @@ export function isEmfDocument(line: string): boolean {
 }
 
 /**
- * A sink for the functions' output, chunk by chunk and stream by stream (`source` names the
- * stream): whole lines that are EMF documents are appended to `file`, which starts empty. Chunks
- * may split lines; a partial line waits for its end.
+ * The metrics log of one stack: each whole line of the functions' output goes through it (stack.ts,
+ * via onFunctionsOutputLine) and the EMF documents among them are appended to `file`, which starts empty.
  */
-export function metricsLogSink(file: string): (chunk: Buffer | string, source: string) => void {
+export function metricsLogFile(file: string): (line: string) => void {
   writeFileSync(file, '');
-  const partial = new Map<string, string>();
-  return (chunk, source) => {
-    const lines = ((partial.get(source) ?? '') + chunk.toString()).split('\n');
-    partial.set(source, lines.pop() ?? '');
-    const emf = lines.filter(isEmfDocument);
-    if (emf.length > 0) appendFileSync(file, `${emf.map((l) => l.trim()).join('\n')}\n`);
+  return (line) => {
+    if (isEmfDocument(line)) appendFileSync(file, `${line.trim()}\n`);
   };
 }

@@ -7,18 +7,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { startDynalite, type LocalDynamo } from './dynamodb';
 import { startLocalBus, type LocalBus } from './eventbridge/bus';
-import { busNames, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
+import { busNames, functionKeys, functionName, loadServerlessConfig, queueDefinitions, ruleDefinitions, sqsMappings, tableDefinitions } from './serverless-config';
 import { startLocalSqs } from './sqs/local-sqs';
-import { metricsLogSink } from './metrics-log';
+import { metricsLogFile } from './metrics-log';
 import { LOCAL_FUNCTIONS_ACCESS_KEY_ID, LOCAL_IDENTITY, dataPlaneIdentity, startStandIns, type StandIns } from './stand-ins';
 import { cloudTrailToBus } from './lattice/cloudtrail';
 import { crlEventsToBus } from './acm-pca/crl-events';
 import { startDataPlane } from './lattice/data-plane';
 import { latticeTargetFunctions } from './lattice/data-plane-targets';
 import type { Ports } from './ports';
+import { forEachLine, onFunctionsOutputLine, type FunctionsOutputSinks } from './functions-output';
 
 export const LOCAL_STAGE = 'local';
 
@@ -30,12 +32,16 @@ export interface StackOptions {
   persistDir?: string;
   /** Where local state (CA, endpoints.json, logs) lives; default <root>/.trellis. */
   stateDir?: string;
-  /** Echo the functions' log lines to this stream as well as to .trellis/logs/functions.log. */
+  /**
+   * Echo the chatter (serverless offline's and the functions' output, the local EventBridge's and the
+   * data plane's lines) to this stream as well as to their files in .trellis/logs/ (`npm start --verbose`).
+   */
   echoFunctionLogs?: NodeJS.WritableStream;
   /** Receives the stop function as soon as starting begins, so a signal during boot can stop what already runs. */
   onStarting?: (stop: () => Promise<void>) => void;
   /** Called when serverless offline exits while the stack runs (not when the stack stops it): nothing would answer the API any more. */
   onFunctionsExit?: (why: string) => void;
+  /** One progress line per component as it becomes ready (with the seconds it took). */
   log?: (line: string) => void;
 }
 
@@ -94,7 +100,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const host = options.host ?? '127.0.0.1';
   const root = resolve(options.root);
   const stateDir = options.stateDir ?? join(root, '.trellis');
-  const log = options.log ?? (() => {});
+  const progress = options.log ?? (() => {});
+  let since = performance.now();
+  // Each component's line carries the seconds since the previous one was ready.
+  const log = (line: string): void => {
+    const now = performance.now();
+    progress(`${line} (${((now - since) / 1000).toFixed(1)} s)`);
+    since = now;
+  };
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
   const { ports } = options;
   const stoppers: (() => Promise<void>)[] = [];
@@ -111,13 +124,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const standIns = await startStandIns({ stateDir, host, ports: { acmPca: ports.acmPca, lattice: ports.lattice, rolesAnywhere: ports.rolesAnywhere, s3: ports.s3 } });
     stoppers.push(() => standIns.stop());
     Object.assign(process.env, standIns.env);
-    log(`local ACM PCA (CA ${standIns.acmPca.caArn}), VPC Lattice and Roles Anywhere ready`);
+    log('local ACM PCA, VPC Lattice control plane and Roles Anywhere ready');
     const config = loadServerlessConfig(join(root, 'serverless.yml'), LOCAL_STAGE);
     const region = config.region;
 
     const dynamo: LocalDynamo = await startDynalite({ port: ports.dynamodb, host, path: options.persistDir, tables: tableDefinitions(config), region });
     stoppers.push(() => dynamo.stop());
-    log(`dynalite ready at ${dynamo.endpoint}${options.persistDir ? ` (persisted in ${options.persistDir})` : ' (in memory)'}`);
+    log(`dynalite ready, ${options.persistDir ? `persisted in ${options.persistDir}` : 'in memory'}`);
 
     const lambdaEndpoint = `http://${host}:${ports.lambda}`;
     const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
@@ -143,7 +156,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     });
     stoppers.push(() => sqs.stop());
-    log(`local SQS ready at ${sqs.endpoint}`);
+    log('local SQS ready');
+    const eventBridgeLog = createWriteStream(join(stateDir, 'logs', 'eventbridge.log'), { flags: 'w' });
+    stoppers.push(() => new Promise<void>((r) => eventBridgeLog.end(() => r())));
     const bus = await startLocalBus({
       port: ports.eventBridge,
       host,
@@ -161,10 +176,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       sendToQueue: (queue, body, attributes) => void sqs.send(queue, body, attributes),
       targetsReady,
       ...(options.persistDir ? { journalFile: join(options.persistDir, 'eventbridge.jsonl') } : {}),
-      log: true,
+      log: (line) => {
+        eventBridgeLog.write(`${line}\n`);
+        options.echoFunctionLogs?.write(`${line}\n`);
+      },
     });
     stoppers.push(() => bus.stop());
-    log(`local EventBridge ready at ${bus.endpoint}`);
+    log('local EventBridge ready');
     // CloudTrail: the Lattice control plane's successful writes reach the default bus (the drift rule).
     const cloudTrail = cloudTrailToBus(bus.endpoint, region);
     standIns.lattice.setCloudTrailSink(cloudTrail.sink);
@@ -200,6 +218,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const child = spawn(
       process.execPath,
       [
+        // A fix serverless offline's warm function instances need (local/serverless-offline/fixes.mjs).
+        '--import',
+        pathToFileURL(join(root, 'local', 'serverless-offline', 'register.mjs')).href,
         join(root, 'node_modules', 'osls', 'bin', 'serverless.js'),
         'offline',
         'start',
@@ -217,14 +238,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // The functions' EMF metric lines also go to metrics.log (as CloudWatch would make them metrics).
-    const metricsLog = metricsLogSink(join(stateDir, 'logs', 'metrics.log'));
-    for (const [source, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
-      stream?.on('data', (chunk: Buffer) => {
-        logStream.write(chunk);
-        metricsLog(chunk, source);
-        options.echoFunctionLogs?.write(chunk);
-      });
-    }
+    const sinks: FunctionsOutputSinks = { file: logStream, echo: options.echoFunctionLogs, metrics: metricsLogFile(join(stateDir, 'logs', 'metrics.log')) };
+    for (const stream of [child.stdout, child.stderr]) if (stream) forEachLine(stream, (line) => onFunctionsOutputLine(line, sinks));
     // Last resort when this process dies without stopping (an uncaught error): no orphan keeps the ports.
     const killOnExit = (): void => killGroup(child, 'SIGKILL');
     process.once('exit', killOnExit);
@@ -244,10 +259,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
 
     const api = `http://${host}:${ports.api}/${LOCAL_STAGE}`;
+    progress(`building and loading ${functionKeys(config).length} functions (serverless offline; its output in ${functionsLog})`);
     // The first esbuild of every function takes up to about 150 s on a busy 2-core machine.
     await waitFor(`${api}/workloads?limit=1`, 150_000, child);
     functionsReady();
-    log('serverless offline ready');
+    log('functions and API ready (serverless offline)');
 
     // The Lattice data plane invokes its targets through serverless offline's Lambda endpoint, so it
     // starts once that answers. Its decisions go to .trellis/logs/data-plane.log (and the echo stream).
@@ -272,7 +288,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     });
     stoppers.push(() => dataPlane.stop());
-    log(`VPC Lattice data plane ready (TLS CA for clients: ${dataPlane.caFile})`);
+    log('VPC Lattice data plane ready');
 
     const endpoints: Endpoints = {
       api,

@@ -3,8 +3,11 @@
  *   --no-demo            do not play the reference scenario (it runs by default, then keeps serving)
  *   --persist DIR        keep DynamoDB data in DIR across restarts (in memory by default)
  *   --port-base N        move every port together (API on N, see local/ports.ts)
- *   --quiet              do not echo the functions' log lines (they still go to .trellis/logs/)
+ *   --quiet              no chatter on the terminal (the default; kept for scripts that pass it)
  *   --state-dir DIR      where the local CA, logs and endpoints.json live (default .trellis)
+ *   --verbose            also echo serverless offline's and the functions' output, the local
+ *                        EventBridge's and the data plane's lines (always in .trellis/logs/)
+ * The terminal shows one progress line per component with its time, the endpoint table and the demo's table.
  * Environment: TRELLIS_PORT_BASE as --port-base.
  */
 import { parseArgs } from 'node:util';
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     'port-base': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     'state-dir': { type: 'string' },
+    verbose: { type: 'boolean', default: false },
   },
   allowNegative: true,
   strict: true,
@@ -61,7 +65,7 @@ const stack = await startStack({
   ports,
   persistDir: values.persist,
   stateDir: values['state-dir'],
-  echoFunctionLogs: values.quiet ? undefined : process.stderr,
+  echoFunctionLogs: values.verbose && !values.quiet ? process.stderr : undefined,
   log: (line) => console.log(`[trellis] ${line}`),
   onStarting: (stopFn) => {
     stopStack = stopFn;
@@ -77,6 +81,7 @@ if (stopping) await new Promise(() => {}); // a signal arrived during boot: stop
 
 console.log(`[trellis] ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Endpoints (also in ${join(values['state-dir'] ?? '.trellis', 'endpoints.json')}):`);
 for (const [name, value] of Object.entries(stack.endpoints)) console.log(`  ${name.padEnd(14)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+if (!values.verbose) console.log(`[trellis] functions', EventBridge's and data plane's logs: ${join(values['state-dir'] ?? '.trellis', 'logs')}/ (--verbose shows them here too)`);
 const demo = values.demo; // --no-demo (allowNegative) sets it false
 if (!demo) {
   console.log('[trellis] demo skipped (--no-demo); serving. Ctrl-C stops.');

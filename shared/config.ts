@@ -8,7 +8,8 @@
  * (e.g. AWS_ENDPOINT_URL_DYNAMODB) itself, which is how the local stack points the same
  * handler code at its stand-ins.
  */
-import { z } from 'zod';
+// Everywhere `import * as z`: esbuild tree-shakes the namespace form; `import { z }` bundles all of zod (its 40+ locales too).
+import * as z from 'zod';
 
 const nonEmpty = z.string().min(1, 'must be set');
 const arnList = z

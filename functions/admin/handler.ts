@@ -1,5 +1,5 @@
 /** Admin API: the dead-letter queues, listed and re-driven, and the operations status. Administrators only. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { adminDeps, statusDeps } from '../../shared/admin/deps';
 import { operationsStatus } from '../../shared/audit/status';
 import { setting } from '../../shared/config';

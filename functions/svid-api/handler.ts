@@ -1,5 +1,5 @@
 /** SVID API: submit a CSR, read a workload's SVID, revoke it, read the trust bundle. Parse, authorise, call, answer. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { apiHandler, requireBody } from '../../shared/http/api';
 import { callerIsOneOf, type Caller } from '../../shared/http/caller';
 import { parseInput } from '../../shared/http/validation';

@@ -89,8 +89,8 @@ export interface LocalBusOptions {
   retryBaseMs?: number;
   /** How many accepted events (and 10x as many delivery records) to keep for inspection (default 1000). */
   archiveSize?: number;
-  /** JSON lines on stderr for accepted events and dead letters (default off, to keep tests quiet). */
-  log?: boolean;
+  /** JSON lines for accepted events and dead letters: true = on stderr, a function = each line to it (default off, to keep tests quiet). */
+  log?: boolean | ((line: string) => void);
 }
 
 export interface LocalBusFaults {
@@ -203,7 +203,9 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
 
   const writeLog = (level: 'INFO' | 'ERROR', message: string, fields: Record<string, unknown>): void => {
     if (!log) return;
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, service: 'local-eventbridge', message, ...fields })}\n`);
+    const line = JSON.stringify({ time: new Date().toISOString(), level, service: 'local-eventbridge', message, ...fields });
+    if (typeof log === 'function') log(line);
+    else process.stderr.write(`${line}\n`);
   };
 
   const sleep = (ms: number): Promise<void> =>

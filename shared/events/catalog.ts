@@ -8,7 +8,7 @@
  * every detail carries a stable `eventId`; consumers that must not act twice dedupe on it.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const EVENT_SOURCE = 'trellis';
 

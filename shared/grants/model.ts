@@ -6,7 +6,7 @@
  * grant the compiler would refuse, and the 400 names the same rule the compiler names.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TrellisError, validationError, type ErrorDetail } from '../errors';
 import { canonicalJson, compilePolicy } from '../policy/compiler';
 import type { PendingEvent } from '../events/catalog';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { validationError, type ErrorDetail } from '../errors';
 
 /** zod issues → details that name each field and the rule it broke. */

@@ -9,7 +9,7 @@
  * and types V2 header values as strings, both contrary to the AWS doc.
  */
 import { STATUS_CODES } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 
 // ----------------------------------------------------------------------------------------------
 // Wire shapes

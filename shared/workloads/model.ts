@@ -3,7 +3,7 @@
  * the stored shape and the public shape returned by the API and carried in events.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PendingEvent } from '../events/catalog';
 import { parseWorkloadId } from '../spiffe/spiffe-id';
 

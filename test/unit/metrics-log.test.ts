@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEmfDocument, metricsLogSink } from '../../local/metrics-log';
+import { onFunctionsOutputLine } from '../../local/functions-output';
+import { isEmfDocument, metricsLogFile } from '../../local/metrics-log';
 
 const emf = JSON.stringify({ _aws: { Timestamp: 1, CloudWatchMetrics: [{ Namespace: 'Trellis', Dimensions: [['service', 'stage']], Metrics: [{ Name: 'SvidsIssued', Unit: 'Count' }] }] }, service: 'trellis', stage: 'local', SvidsIssued: 1 });
 
@@ -15,14 +16,13 @@ describe('metrics log', () => {
     expect(isEmfDocument('{"_aws": {"CloudWatchMetrics": [')).toBe(false);
   });
 
-  it('appends whole EMF lines, across chunk boundaries and per stream', () => {
+  it('appends the EMF lines of the functions\' output and nothing else, through the one output-line consumer', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'trellis-metrics-log-')), 'metrics.log');
-    const sink = metricsLogSink(file);
-    const text = `{"level":"INFO"}\n${emf}\nnoise\n${emf}\n`;
-    sink(text.slice(0, 30), 'stdout');
-    sink('{"level":"WARN"', 'stderr');
-    sink(text.slice(30), 'stdout');
-    sink('}\n', 'stderr');
+    const metrics = metricsLogFile(file);
+    const functionsLog: string[] = [];
+    const sinks = { file: { write: (s: string) => functionsLog.push(s) } as unknown as NodeJS.WritableStream, metrics };
+    for (const line of ['{"level":"INFO"}', emf, 'noise', `  ${emf}`]) onFunctionsOutputLine(line, sinks);
     expect(readFileSync(file, 'utf8')).toBe(`${emf}\n${emf}\n`);
+    expect(functionsLog).toHaveLength(4);
   });
 });
