@@ -104,7 +104,14 @@ async function warm(endpoints: Endpoints, concurrency: number): Promise<void> {
   const csr = await createCsrPem({ subject: 'CN=bench' });
   for (const width of [1, 5, 10, concurrency]) {
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const statuses = await Promise.all(Array.from({ length: width }, async () => (await api(endpoints, 'POST', '/workloads', { spiffeId: `spiffe://example.org/bench/warm-${nextId()}`, selectors: { awsPrincipalArns: [] }, csr }).catch(() => ({ status: 599 }))).status));
+      // The registration, then its SVID read: time to identity polls GET …/svid this many at once.
+      const statuses = await Promise.all(
+        Array.from({ length: width }, async () => {
+          const res = await api(endpoints, 'POST', '/workloads', { spiffeId: `spiffe://example.org/bench/warm-${nextId()}`, selectors: { awsPrincipalArns: [] }, csr }).catch(() => ({ status: 599, body: {} as Record<string, unknown> }));
+          if (res.status >= 500) return res.status;
+          return (await api(endpoints, 'GET', `/workloads/${String(res.body.id)}/svid`).catch(() => ({ status: 599 }))).status;
+        }),
+      );
       if (statuses.every((s) => s < 500)) break;
     }
   }
@@ -234,19 +241,19 @@ async function timeToIdentity(endpoints: Endpoints, db: DynamoDBDocumentClient, 
   await pool(1, 3, identity); // warm: the first SVID loads the issuer
   await pool(1, 3, raw);
   const rows: Record<string, string | number>[] = [];
-  for (const [concurrency, perRound] of [
-    [1, quick ? 5 : 15],
-    [20, quick ? 20 : 40],
+  for (const [concurrency, perRound, roundsHere] of [
+    [1, quick ? 5 : 15, rounds],
+    [20, quick ? 20 : 40, quick ? 1 : rounds],
   ] as const) {
     const id: Round[] = [];
     const base: Round[] = [];
-    for (let r = 0; r < rounds; r += 1) {
+    for (let r = 0; r < roundsHere; r += 1) {
       id.push(roundOf(await pool(concurrency, perRound, identity)));
       base.push(roundOf(await pool(concurrency, perRound, raw)));
     }
     const [m, b] = [medianOf(id), medianOf(base)];
     rows.push(
-      { family: 'time to identity', measure: `POST /workloads with a CSR → SVID readable, p50, concurrency ${concurrency} (median of ${rounds} rounds of ${perRound})`, value: round(m.p50, 0), unit: 'ms', baseline: round(b.p50, 1), ratio: round(m.p50 / b.p50, 1), target: `< ${TARGETS.identityMs} ms` },
+      { family: 'time to identity', measure: `POST /workloads with a CSR → SVID readable, p50, concurrency ${concurrency} (median of ${roundsHere} rounds of ${perRound})`, value: round(m.p50, 0), unit: 'ms', baseline: round(b.p50, 1), ratio: round(m.p50 / b.p50, 1), target: `< ${TARGETS.identityMs} ms` },
       { family: 'time to identity', measure: `… p95, concurrency ${concurrency}; SVIDs/s`, value: `${round(m.p95, 0)}; ${round(m.perSecond, 1)}/s`, unit: 'ms', baseline: `${round(b.p95, 1)}; ${round(b.perSecond, 1)}/s`, ratio: round(m.p95 / b.p95, 1), target: '' },
     );
   }
