@@ -50,7 +50,10 @@ const dedupe = {
     build.onResolve({ filter: /^@?[a-z0-9]/ }, async (args) => {
       if (args.pluginData === 'resolving' || args.kind === 'entry-point') return undefined;
       const resolved = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'resolving' });
-      if (resolved.errors.length > 0 || resolved.external || !resolved.path.includes(`${sep}node_modules${sep}`)) return resolved;
+      // Unresolvable: esbuild's own resolution decides (it tolerates an optional require() in a try
+      // block, as the SDK's `require("aws-crt")` probe is; an error returned here would fail the build).
+      if (resolved.errors.length > 0) return undefined;
+      if (resolved.external || !resolved.path.includes(`${sep}node_modules${sep}`)) return resolved;
       const pkg = packageOf(resolved.path, packages);
       if (pkg === undefined) return resolved;
       const first = canonical.get(pkg.key);
