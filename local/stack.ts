@@ -66,11 +66,14 @@ export interface Stack {
 // The functions' key: the local Lattice control plane shows their calls as the stage's policy writer role in its CloudTrail events.
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: LOCAL_FUNCTIONS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: 'local' };
 
-async function waitFor(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+async function waitFor(url: string, timeoutMs: number, child: ChildProcess, buildError: () => string | undefined, functionsLog: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (hasExited(child)) throw new Error(`serverless offline exited (${child.exitCode ?? child.signalCode}); see .trellis/logs/functions.log`);
+    if (hasExited(child)) throw new Error(`serverless offline exited (${child.exitCode ?? child.signalCode}); see ${functionsLog}`);
+    // In watch mode serverless offline stays up after a failed first build, answering nothing.
+    const failed = buildError();
+    if (failed !== undefined) throw new Error(`the functions did not build: ${failed}; the whole error is in ${functionsLog}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.status < 500) return;
@@ -239,7 +242,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     // The functions' EMF metric lines also go to metrics.log (as CloudWatch would make them metrics).
     const sinks: FunctionsOutputSinks = { file: logStream, echo: options.echoFunctionLogs, metrics: metricsLogFile(join(stateDir, 'logs', 'metrics.log')) };
-    for (const stream of [child.stdout, child.stderr]) if (stream) forEachLine(stream, (line) => onFunctionsOutputLine(line, sinks));
+    let buildError: string | undefined;
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) {
+        forEachLine(stream, (line) => {
+          if (buildError === undefined && line.startsWith('✘ [ERROR]')) buildError = line.slice('✘ [ERROR]'.length).trim();
+          onFunctionsOutputLine(line, sinks);
+        });
+      }
+    }
     // Last resort when this process dies without stopping (an uncaught error): no orphan keeps the ports.
     const killOnExit = (): void => killGroup(child, 'SIGKILL');
     process.once('exit', killOnExit);
@@ -261,7 +272,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const api = `http://${host}:${ports.api}/${LOCAL_STAGE}`;
     progress(`building and loading ${functionKeys(config).length} functions (serverless offline; its output in ${functionsLog})`);
     // The first esbuild of every function takes up to about 150 s on a busy 2-core machine.
-    await waitFor(`${api}/workloads?limit=1`, 150_000, child);
+    await waitFor(`${api}/workloads?limit=1`, 150_000, child, () => buildError, functionsLog);
     functionsReady();
     log('functions and API ready (serverless offline)');
 
