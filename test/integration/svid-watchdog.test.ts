@@ -34,6 +34,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/**
+ * The watchdog's rate-wait budget, on the same clock as its dependencies (as in the function): a
+ * deadline on the real clock while `now` runs minutes ahead left no budget at all, and the re-drive
+ * then failed with RateLimitBacklog whenever the crashed call's slot had not yet passed.
+ */
+const budgetOn = (deps: IssuerDeps) => ({ boundMs: BOUND_MS, rateWaitDeadline: () => (deps.now?.() ?? new Date()).getTime() + 5_000 });
+
 const limiterId = (): string => {
   const [, , , region, account] = (process.env.PCA_CA_ARN ?? '').split(':');
   return `acm-pca:IssueCertificate:${region}:${account}`;
@@ -79,9 +86,8 @@ describe('the watchdog', () => {
   it('leaves young requests, and re-drives one pending for a quarter of the bound to SvidIssued', async () => {
     const { workload, record } = await pendingRequest('spiffe://example.org/watchdog/lost-event');
     const at = (ms: number) => ({ ...issuerDeps(), now: () => new Date(new Date(record.requestedAt).getTime() + ms) });
-    const budget = { boundMs: BOUND_MS, rateWaitDeadline: () => Date.now() + 5_000 };
-    expect((await redrivePending(at(BOUND_MS / 4 - 1_000), budget)).issued).not.toContain(record.requestId);
-    expect((await redrivePending(at(BOUND_MS / 4), budget)).issued).toContain(record.requestId);
+    expect((await redrivePending(at(BOUND_MS / 4 - 1_000), budgetOn(at(BOUND_MS / 4 - 1_000)))).issued).not.toContain(record.requestId);
+    expect((await redrivePending(at(BOUND_MS / 4), budgetOn(at(BOUND_MS / 4)))).issued).toContain(record.requestId);
     expect((await outcomesOf(stack, record.requestId)).map((e) => e['detail-type'])).toEqual(['SvidIssued']);
     expect((await svidOf(workload.id)).status).toBe(200);
   });
@@ -100,7 +106,7 @@ describe('the watchdog', () => {
     const crashing: IssuerDeps = { ...issuerDeps(), faults: { afterIssueCertificate: () => { throw new Error('killed'); } } };
     await expect(issueSvid(crashing, detail, { rateWaitDeadline: Date.now() + 5_000 })).rejects.toThrow('killed');
     const later = { ...issuerDeps(), now: () => new Date(Date.now() + BOUND_MS / 4) };
-    expect((await redrivePending(later, { boundMs: BOUND_MS, rateWaitDeadline: () => Date.now() + 5_000 })).issued).toContain(record.requestId);
+    expect((await redrivePending(later, budgetOn(later))).issued).toContain(record.requestId);
     expect(stack.standIns.acmPca.stats().issued - issuedBefore).toBe(1);
   });
 
@@ -112,7 +118,7 @@ describe('the watchdog', () => {
     // Ten minutes later: ACM PCA no longer remembers the token, a new window would mean a new certificate.
     const late = { ...issuerDeps(), now: () => new Date(Date.now() + 10 * 60_000) };
     expect(late.issuedLookup).toBeDefined();
-    expect((await redrivePending(late, { boundMs: BOUND_MS, rateWaitDeadline: () => Date.now() + 5_000 })).issued).toContain(record.requestId);
+    expect((await redrivePending(late, budgetOn(late))).issued).toContain(record.requestId);
     expect(stack.standIns.acmPca.stats().issued - issuedBefore).toBe(1);
     const issued = (await outcomesOf(stack, record.requestId))[0];
     const listed = stack.standIns.acmPca.issuedCertificates().filter((c) => c.uris.includes(workload.spiffeId));
@@ -124,7 +130,8 @@ describe('the watchdog', () => {
     const issuedBefore = stack.standIns.acmPca.stats().issued;
     const { issuedLookup: _none, ...aws } = issuerDeps();
     await expect(issueSvid({ ...aws, faults: { afterIssueCertificate: () => { throw new Error('killed'); } } }, detail, { rateWaitDeadline: Date.now() + 5_000 })).rejects.toThrow('killed');
-    const report = await redrivePending({ ...aws, now: () => new Date(Date.now() + 10 * 60_000) }, { boundMs: BOUND_MS, rateWaitDeadline: () => Date.now() + 5_000 });
+    const tenMinutesLater = { ...aws, now: () => new Date(Date.now() + 10 * 60_000) };
+    const report = await redrivePending(tenMinutesLater, budgetOn(tenMinutesLater));
     expect(report.failed).toContainEqual({ requestId: record.requestId, reason: 'issuance-unconfirmed' });
     expect(stack.standIns.acmPca.stats().issued - issuedBefore).toBe(1);
   });
