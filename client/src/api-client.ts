@@ -72,6 +72,16 @@ export interface SvidRequestSummary {
   failure?: { reason: string; message: string };
 }
 
+/** `POST /workloads/{id}/svid/revoke`: what was revoked, and until when the auth policies deny its sessions. */
+export interface SvidRevocation {
+  workloadId: string;
+  spiffeId: string;
+  serialNumber: string;
+  reason: string;
+  revocationReason: string;
+  notAfter: string;
+}
+
 export interface CsrAccepted {
   workloadId: string;
   spiffeId: string;
@@ -408,6 +418,11 @@ export class TrellisApi {
 
   async deleteWorkload(id: string): Promise<void> {
     await this.request<undefined>('DELETE', `/workloads/${encodeURIComponent(id)}`);
+  }
+
+  /** Revokes the workload's current SVID with an RFC 5280 reason (`keyCompromise`, `superseded`, …). */
+  async revokeSvid(workloadId: string, reason: string): Promise<SvidRevocation> {
+    return (await this.request<SvidRevocation>('POST', `/workloads/${encodeURIComponent(workloadId)}/svid/revoke`, { body: { reason } })).body;
   }
 
   async submitCsr(workloadId: string, csr: string): Promise<CsrAccepted> {

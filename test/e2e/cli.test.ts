@@ -104,7 +104,7 @@ describe('trellis: usage and exit codes', () => {
     const help = await ok('--help');
     for (const command of ['workloads', 'grants', 'services', 'policy', 'svid', 'credential-process', 'call']) expect(help).toContain(command);
     const workloadsHelp = await ok('workloads', '--help');
-    for (const sub of ['register', 'list', 'get', 'update', 'delete']) expect(workloadsHelp).toContain(sub);
+    for (const sub of ['register', 'list', 'get', 'update', 'revoke', 'delete']) expect(workloadsHelp).toContain(sub);
     expect(await ok('svid', 'fetch', '--help')).toMatch(/--rotate-at[\s\S]*--on-rotate|--on-rotate[\s\S]*--rotate-at/);
 
     const unknown = await trellis('workloads', 'list', '--no-such-option');
@@ -328,6 +328,32 @@ describe('trellis svid fetch --watch', () => {
     });
     expect(identity).toMatchObject({ sessionName: finalSerial, x509SanUri: spiffe(name) });
   }, 120_000);
+});
+
+describe('trellis workloads revoke', () => {
+  it('denies the sessions already obtained with the SVID, refuses a new one once the CRL is imported, and names the reasons on a typo', async () => {
+    const name = 'revoked';
+    // An hour's SVID: the session is cached (a 300 s one ends inside the cache's 5-minute margin, so
+    // every call would make a new session and the policy's deny would never be what refuses it).
+    await registerAndFetch(name, 3600);
+    await ok('grants', 'add', '--caller', spiffe(name), '--service', 'billing');
+    await eventually('the workload allowed on billing', async () => (await callStatus('billing', name)) === 200);
+
+    const typo = await trellis('workloads', 'revoke', spiffe(name), '--reason', 'stolen');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('keyCompromise');
+
+    const revoked = JSON.parse(await ok('--json', 'workloads', 'revoke', spiffe(name), '--reason', 'keyCompromise')) as { serialNumber: string; reason: string; notAfter: string };
+    expect(revoked).toMatchObject({ reason: 'keyCompromise', serialNumber: expect.stringMatching(/^[0-9a-f:]+$/i) });
+    // The same cached credentials (the session made before the revocation) are refused by the policy.
+    await eventually('the old session denied on billing', async () => (await callStatus('billing', name)) === 403);
+    expect(await ok('policy', 'show', 'billing')).toContain('aws:userid');
+    // A new session with the revoked certificate: refused by Roles Anywhere once the CA's CRL is imported.
+    await eventually('CreateSession refused for the revoked certificate', async () => {
+      const fresh = await trellis('credential-process', '--svid-dir', svidDir(name), '--cache-dir', join(work, 'fresh-cache'));
+      return fresh.code === 1 && /revoked/i.test(fresh.stderr);
+    });
+  }, 90_000);
 });
 
 // The smoke test of a stage (`npm run smoke`, which runs this built CLI), here against this local

@@ -250,6 +250,19 @@ function addWorkloadCommands(program: Command): void {
     );
 
   workloads
+    .command('revoke')
+    .description('revoke the workload\'s current SVID: its sessions are denied by every auth policy in seconds, new ones refused once the CRL is imported; the entry stays (submit a new CSR for a new SVID)')
+    .argument('<id-or-spiffe-id>', 'the entry id (wl-…) or the SPIFFE ID')
+    .requiredOption('--reason <reason>', `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')}`, parseRevocationReason)
+    .action(
+      act<[string, { reason: string }]>(async (api, out, ref, o) => {
+        const workload = await api.findWorkload(ref);
+        const revoked = await api.revokeSvid(workload.id, o.reason);
+        out.result(revoked, `revoked ${revoked.spiffeId} serial ${revoked.serialNumber} (${revoked.reason}); its sessions are denied until ${revoked.notAfter}`);
+      }),
+    );
+
+  workloads
     .command('delete')
     .description('delete a workload (its certificates are revoked, its exact-ID grants removed)')
     .argument('<id-or-spiffe-id>', 'the entry id (wl-…) or the SPIFFE ID')
@@ -260,6 +273,14 @@ function addWorkloadCommands(program: Command): void {
         out.result({ deleted: workload.id, spiffeId: workload.spiffeId }, `deleted ${workload.spiffeId} (${workload.id})`);
       }),
     );
+}
+
+/** The reasons the API accepts (RFC 5280 names); checked here so that a typo fails before any call. */
+const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn', 'aACompromise'];
+
+function parseRevocationReason(value: string): string {
+  if (!REVOCATION_REASONS.includes(value)) throw new InvalidArgumentError(`one of ${REVOCATION_REASONS.join(', ')}`);
+  return value;
 }
 
 interface GrantAddOptions {
