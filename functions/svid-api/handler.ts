@@ -13,7 +13,7 @@ import { halfLifeAt } from '../../shared/svid/lifetime';
 import { pcaDeps } from '../../shared/svid/deps';
 import { toSpiffeBundle } from '../../shared/svid/bundle';
 import { revokeCurrentSvid } from '../../shared/svid/revoke-current';
-import type { RevocationReasonName } from '../../shared/events/catalog';
+import { REVOCATION_REASONS, type RevocationReasonName } from '../../shared/events/catalog';
 
 const deps = pcaDeps();
 const REFRESH = DEFAULT_TUNING.bundleRefreshSeconds;
@@ -27,9 +27,9 @@ const csrBody = z.strictObject({
 
 /**
  * The revocation reasons the API takes, in the RFC 5280 spelling, each mapped to ACM Private CA's
- * RevocationReason (RevokeCertificate).
+ * RevocationReason (RevokeCertificate); ACM Private CA's own spelling (KEY_COMPROMISE...) is accepted too.
  */
-const REASONS: Record<string, RevocationReasonName> = {
+const RFC5280_REASONS = {
   unspecified: 'UNSPECIFIED',
   keyCompromise: 'KEY_COMPROMISE',
   cACompromise: 'CERTIFICATE_AUTHORITY_COMPROMISE',
@@ -38,15 +38,24 @@ const REASONS: Record<string, RevocationReasonName> = {
   cessationOfOperation: 'CESSATION_OF_OPERATION',
   privilegeWithdrawn: 'PRIVILEGE_WITHDRAWN',
   aACompromise: 'A_A_COMPROMISE',
-};
-const REASON_NAMES = Object.keys(REASONS);
-/** ACM Private CA's own spelling (KEY_COMPROMISE...) is accepted too. */
-for (const value of Object.values(REASONS)) REASONS[value] = value;
+} as const satisfies Record<string, RevocationReasonName>;
 
+function revocationReasonOf(given: string): RevocationReasonName | undefined {
+  if (Object.hasOwn(RFC5280_REASONS, given)) return RFC5280_REASONS[given as keyof typeof RFC5280_REASONS];
+  return REVOCATION_REASONS.find((r) => r === given);
+}
+
+/** `reason` as given (echoed in the answer) and the RevocationReason it names. */
 const revokeBody = z.strictObject({
-  reason: z.string().refine((r) => Object.hasOwn(REASONS, r), {
-    message: `must be one of ${REASON_NAMES.join(', ')} (or ACM Private CA's RevocationReason spelling: ${Object.values(REASONS).filter((v, i, a) => a.indexOf(v) === i).join(', ')})`,
-    params: { rule: 'enum' },
+  reason: z.string().transform((given, ctx) => {
+    const revocationReason = revocationReasonOf(given);
+    if (revocationReason !== undefined) return { given, revocationReason };
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be one of ${Object.keys(RFC5280_REASONS).join(', ')} (or ACM Private CA's RevocationReason spelling: ${REVOCATION_REASONS.join(', ')})`,
+      params: { rule: 'enum' },
+    });
+    return z.NEVER;
   }),
 });
 
@@ -116,10 +125,10 @@ export const handler = apiHandler({
     const workload = await loadWorkload(deps, req.params.id ?? '');
     requireWorkloadAccess(req.caller, workload, 'revoke the SVID');
     const { reason } = parseInput(revokeBody, requireBody(req));
-    const revoked = await revokeCurrentSvid(deps, workload, REASONS[reason] as RevocationReasonName);
+    const revoked = await revokeCurrentSvid(deps, workload, reason.revocationReason);
     return {
       status: 200,
-      body: { workloadId: workload.id, spiffeId: revoked.spiffeId, serialNumber: revoked.serialNumber, reason, revocationReason: revoked.reason, notAfter: revoked.notAfter },
+      body: { workloadId: workload.id, spiffeId: revoked.spiffeId, serialNumber: revoked.serialNumber, reason: reason.given, revocationReason: revoked.reason, notAfter: revoked.notAfter },
     };
   },
 

@@ -18,11 +18,11 @@ const base = {
   occurredAt: z.iso.datetime(),
 };
 
-/** What started a policy sync (shared/policy-sync/deps.ts derives its Trigger type from this). */
 /** ACM Private CA's RevocationReason values (RevokeCertificate). */
 export const REVOCATION_REASONS = ['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE'] as const;
 export type RevocationReasonName = (typeof REVOCATION_REASONS)[number];
 
+/** What started a policy sync (shared/policy-sync/deps.ts derives its Trigger type from this). */
 const syncTrigger = z.enum(['GrantChanged', 'ServiceRegistered', 'GrantSetReplaced', 'SvidRevoked', 'reconcile']);
 
 const workload = z.object({
