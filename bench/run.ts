@@ -1,21 +1,53 @@
 /**
  * `npm run bench`: runs every bench/<area>.ts section (or those named on the command line) one
- * after another in this process, and writes bench/results/latest.json and latest.md. Ratios are
- * measured side by side in one run; absolute numbers depend on the machine (recorded with them).
+ * after another, each in a Node process of its own, and writes bench/results/latest.json and
+ * latest.md. Ratios are measured side by side in one run; absolute numbers depend on the machine
+ * (recorded with them). A process per section because the functions build their SDK clients at
+ * module scope, as on Lambda: a function module loaded by one section's in-process stack would keep
+ * calling that stack's (stopped) endpoints in the next section's.
  *
  * A section is a file exporting `run(quick?: boolean): Promise<BenchSection>`.
  * `npm run bench -- --quick` (for CI, under a minute): only the sections that export
  * `supportsQuick = true`, each in its short form, written to bench/results/quick.json and quick.md
  * (latest.* keep the full run's figures).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { round, type BenchSection } from './types';
+
+type SectionModule = { run?: (quick?: boolean) => Promise<BenchSection>; supportsQuick?: boolean };
+type SectionResult = { skipped: true } | { skipped: false; failed: boolean; section: BenchSection };
 
 const dir = import.meta.dirname;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+
+// The child side: `run.ts --section <file> <result file> [--quick] [--named]` runs one section and
+// writes what it measured (or that it failed, or has nothing to run) to the result file.
+const sectionAt = args.indexOf('--section');
+if (sectionAt >= 0) {
+  const [file = '', resultFile = ''] = args.slice(sectionAt + 1);
+  const mod = (await import(join(dir, file))) as SectionModule;
+  let result: SectionResult = { skipped: true };
+  if (typeof mod.run === 'function' && !(quick && mod.supportsQuick !== true && !args.includes('--named'))) {
+    console.log(`\n== ${file}${quick ? ' (quick)' : ''}`);
+    // A section that fails is recorded as failed and the others still run; the run then exits 1.
+    let failed = false;
+    const section = await mod.run(quick).catch((error: unknown): BenchSection => {
+      failed = true;
+      console.error(error);
+      return { title: `${file}: FAILED`, rows: [], notes: [`failed: ${error instanceof Error ? error.message : String(error)}`] };
+    });
+    console.table(section.rows);
+    for (const note of section.notes) console.log(`- ${note}`);
+    result = { skipped: false, failed, section };
+  }
+  writeFileSync(resultFile, JSON.stringify(result));
+  process.exit(0);
+}
+
 const only = args.filter((a) => a !== '--quick');
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && !['run.ts', 'types.ts'].includes(f))
@@ -33,23 +65,20 @@ console.log(`machine: ${JSON.stringify(machine)}`);
 
 const failed: string[] = [];
 const sections: (BenchSection & { file: string; seconds: number; measuredAt?: string })[] = [];
+const work = mkdtempSync(join(tmpdir(), 'trellis-bench-'));
 for (const file of files) {
-  const mod = (await import(join(dir, file))) as { run?: (quick?: boolean) => Promise<BenchSection>; supportsQuick?: boolean };
-  if (typeof mod.run !== 'function') continue;
-  if (quick && mod.supportsQuick !== true && only.length === 0) continue;
-  console.log(`\n== ${file}${quick ? ' (quick)' : ''}`);
+  const resultFile = join(work, `${file}.json`);
   const started = performance.now();
-  // A section that fails is recorded as failed and the others still run; the run then exits 1.
-  const section = await mod.run(quick).catch((error: unknown): BenchSection => {
-    failed.push(file);
-    console.error(error);
-    return { title: `${file}: FAILED`, rows: [], notes: [`failed: ${error instanceof Error ? error.message : String(error)}`] };
-  });
+  const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, '--section', file, resultFile, ...(quick ? ['--quick'] : []), ...(only.length > 0 ? ['--named'] : [])], { stdio: 'inherit' });
   const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-  sections.push({ ...section, file, seconds, measuredAt: machine.date });
-  console.table(section.rows);
-  for (const note of section.notes) console.log(`- ${note}`);
+  const result: SectionResult = existsSync(resultFile)
+    ? (JSON.parse(readFileSync(resultFile, 'utf8')) as SectionResult)
+    : { skipped: false, failed: true, section: { title: `${file}: FAILED`, rows: [], notes: [`failed: its process ended (${child.status ?? child.signal}) before reporting`] } };
+  if (result.skipped) continue;
+  if (result.failed) failed.push(file);
+  sections.push({ ...result.section, file, seconds, measuredAt: machine.date });
 }
+rmSync(work, { recursive: true, force: true });
 
 const table = (rows: Record<string, string | number>[]): string => {
   const first = rows[0];
